@@ -1,0 +1,187 @@
+"""One error body for everything: RFC 9457 problem details.
+
+DRF's exception handler and Django's own error views (404, 500, 400, 403,
+CSRF) all end in `problem_response`, so no framework default leaks out.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
+from redis.exceptions import RedisError
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.exceptions import ErrorDetail
+
+# RFC 9110 reason phrases, spelled as the contract fixes them.
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+NOT_AUTHENTICATED = "Not authenticated."
+INVALID_TOKEN = "Invalid or expired token."
+ADMIN_REQUIRED = "Admin privileges required."
+BAD_CREDENTIALS = "Incorrect email or password."
+EMAIL_TAKEN = "A user with this email already exists."
+THROTTLED = "Too many failed login attempts. Try again later."
+UNAVAILABLE = "Service temporarily unavailable."
+INVALID_BODY = "The request body is invalid."
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> HttpResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    response = HttpResponse(
+        json.dumps(body), status=status, content_type="application/problem+json"
+    )
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def service_unavailable() -> HttpResponse:
+    return problem_response(503, UNAVAILABLE, headers={"Retry-After": "5"})
+
+
+# --- DRF -------------------------------------------------------------------
+
+
+class ProblemError(drf_exceptions.APIException):
+    """An API error with a fixed status, detail and optional headers."""
+
+    def __init__(self, status: int, detail: str, headers: Mapping[str, str] | None = None):
+        super().__init__(detail)
+        self.status_code = status
+        self.extra_headers = dict(headers or {})
+
+
+class UnprocessableError(drf_exceptions.APIException):
+    """A 422 that names its fields (for rules checked outside a serializer)."""
+
+    status_code = 422
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__({field: [message]})
+
+
+class ServiceUnavailableError(Exception):
+    """The database or Redis cannot be reached."""
+
+
+UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, RedisError, ServiceUnavailableError)
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    """DRF's nested `{field: [messages]}` as the contract's `[{field, message}]`."""
+    if isinstance(detail, Mapping):
+        out: list[dict[str, str]] = []
+        for key, value in detail.items():
+            name = "body" if key in {"non_field_errors", "__all__"} else str(key)
+            out.extend(_flatten(value, f"{prefix}.{name}" if prefix else name))
+        return out
+    if isinstance(detail, list):
+        if all(isinstance(item, str) for item in detail):
+            return [{"field": prefix or "body", "message": str(item)} for item in detail]
+        out = []
+        for index, item in enumerate(detail):
+            out.extend(_flatten(item, f"{prefix}.{index}" if prefix else str(index)))
+        return out
+    return [{"field": prefix or "body", "message": str(detail)}]
+
+
+def exception_handler(exc: Exception, context: Mapping[str, Any]) -> HttpResponse | None:
+    """DRF's `EXCEPTION_HANDLER`: every API error becomes a problem body."""
+    if isinstance(exc, UNAVAILABLE_ERRORS):
+        return service_unavailable()
+    if isinstance(exc, DatabaseError):
+        return None  # a real bug: let Django's 500 handler answer
+    if not isinstance(exc, drf_exceptions.APIException):
+        return None
+
+    headers: dict[str, str] = {}
+    status = exc.status_code
+    if isinstance(exc, drf_exceptions.ValidationError | UnprocessableError):
+        # DRF answers 400 with a field dict; the contract wants 422 and a list.
+        return problem_response(422, INVALID_BODY, errors=_flatten(exc.detail))
+    if isinstance(exc, drf_exceptions.NotAuthenticated):
+        detail = NOT_AUTHENTICATED
+    elif isinstance(exc, drf_exceptions.AuthenticationFailed):
+        detail = INVALID_TOKEN
+    elif isinstance(exc, drf_exceptions.PermissionDenied):
+        detail = ADMIN_REQUIRED
+    elif isinstance(exc, drf_exceptions.ParseError):
+        detail = "The request body is not valid JSON."
+        if isinstance(exc.detail, ErrorDetail) and exc.detail.code == "bad_request":
+            detail = str(exc.detail)
+    elif isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        detail = "The request body must be application/json."
+    elif isinstance(exc, drf_exceptions.MethodNotAllowed):
+        detail = "The method is not allowed for this resource."
+    elif isinstance(exc, drf_exceptions.NotFound):
+        detail = "The resource was not found."
+    elif isinstance(exc, ProblemError):
+        detail = str(exc.detail)
+        headers.update(exc.extra_headers)
+    else:
+        detail = str(exc.detail) if isinstance(exc.detail, str) else "The request failed."
+
+    if status == 401:
+        request = context.get("request")
+        sent = request is not None and "HTTP_AUTHORIZATION" in request.META
+        headers.setdefault(
+            "WWW-Authenticate", 'Bearer error="invalid_token"' if sent else "Bearer"
+        )
+    if getattr(exc, "wait", None) is not None:
+        headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+    return problem_response(status, detail, headers=headers)
+
+
+# --- Django's own error views ------------------------------------------------
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if isinstance(exception, RequestDataTooBig):
+        return problem_response(413, "The request body is larger than 1 MiB.")
+    return problem_response(400, "The request is malformed.")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return problem_response(403, "The request is not allowed.")
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return problem_response(404, "The resource was not found.")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return problem_response(500, "The server could not answer the request.")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return problem_response(403, "The request is not allowed.")

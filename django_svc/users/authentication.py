@@ -1,0 +1,54 @@
+"""Bearer-token authentication: simplejwt's, plus what the contract adds.
+
+- The scheme is case-insensitive (`bearer x`), and any `Authorization`
+  header that is not a usable bearer token is a rejected token (401 with
+  `error="invalid_token"`), not an anonymous request.
+- The access token's `jti` is checked against the deny-list (logout,
+  password change); simplejwt's blacklist covers refresh tokens only.
+- The user is read from the database on every request, so a deleted or
+  deactivated user's tokens, and a demoted admin's rights, stop at once.
+"""
+
+from typing import Any
+
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import TokenError
+
+from config.errors import INVALID_TOKEN
+from users.models import User
+from users.revocation import is_token_revoked
+from users.tokens import AccessToken
+
+
+class BearerTokenAuthentication(JWTAuthentication):
+    def authenticate(self, request: Request) -> tuple[User, AccessToken] | None:  # type: ignore[override]
+        header = request.META.get("HTTP_AUTHORIZATION")
+        if header is None:
+            return None
+        parts = header.split(" ")
+        if len(parts) != 2 or parts[0].lower() != "bearer" or not parts[1]:
+            raise AuthenticationFailed(INVALID_TOKEN)
+        try:
+            token = AccessToken(parts[1])  # type: ignore[arg-type]
+        except TokenError as exc:
+            raise AuthenticationFailed(INVALID_TOKEN) from exc
+        if is_token_revoked(jti=token.jti):
+            raise AuthenticationFailed(INVALID_TOKEN)
+        user = User.objects.filter(pk=token.user_id, is_active=True).first()
+        if user is None:
+            raise AuthenticationFailed(INVALID_TOKEN)
+        return user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        # Makes DRF answer 401 (not 403); the error handler adds
+        # `error="invalid_token"` when a token was sent.
+        return "Bearer"
+
+
+def bearer_token(request: Request) -> AccessToken:
+    """The validated access token of an authenticated request."""
+    token: Any = request.auth
+    assert isinstance(token, AccessToken)
+    return token

@@ -1,0 +1,259 @@
+"""Input and output serializers, with the contract's strict types.
+
+DRF coerces by default (`IntegerField` takes `"36"` and `36.0`, `CharField`
+takes `123`, `BooleanField` takes `"yes"`) and ignores unknown fields; the
+`Strict*` fields and `StrictSerializer` below refuse all of that with 422.
+"""
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import serializers
+
+from users.managers import normalize_email
+from users.models import User
+
+# The WHATWG HTML "valid e-mail address" rule, as the contract states it.
+EMAIL_PATTERN = re.compile(
+    r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*"
+)
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string only; NUL characters and lone surrogates are refused."""
+
+    default_error_messages = {  # noqa: RUF012 (DRF's own convention)
+        "invalid": "Must be a string.",
+        "nul": "Must not contain a NUL character.",
+        "surrogate": "Must not contain a lone surrogate.",
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if "\x00" in data:
+            self.fail("nul")
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            self.fail("surrogate")
+        return super().to_internal_value(data)
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        # DRF checks for blank strings before the type; check the type first so
+        # that `123` is "Must be a string." and never becomes "123".
+        if data is not serializers.empty and data is not None and not isinstance(data, str):
+            self.fail("invalid")
+        return super().run_validation(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: not `"36"`, not `true`, not `36.0`."""
+
+    default_error_messages = {"invalid": "Must be an integer."}  # noqa: RUF012
+
+    def to_internal_value(self, data: Any) -> int:
+        if type(data) is not int:
+            self.fail("invalid")
+        return int(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean only: not `1`, not `"true"`."""
+
+    default_error_messages = {"invalid": "Must be a boolean."}  # noqa: RUF012
+
+    def to_internal_value(self, data: Any) -> bool:
+        if type(data) is not bool:
+            self.fail("invalid")
+        return data
+
+
+class EmailField(StrictCharField):
+    default_error_messages = {"invalid_email": "Must be a valid email address."}  # noqa: RUF012
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=254, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if not EMAIL_PATTERN.fullmatch(value):
+            self.fail("invalid_email")
+        return normalize_email(value)
+
+
+class NameField(StrictCharField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_length=2, max_length=100, trim_whitespace=True, **kwargs)
+
+
+class AgeField(StrictIntegerField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=0, max_value=150, allow_null=True, **kwargs)
+
+
+class NewPasswordField(StrictCharField):
+    """8 to 128 code points, not only whitespace, used exactly as sent."""
+
+    default_error_messages = {"whitespace": "Must not be only whitespace."}  # noqa: RUF012
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_length=8, max_length=128, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if not value.strip():
+            self.fail("whitespace")
+        return value
+
+
+class CredentialField(StrictCharField):
+    """A login username or password, or a current password: 1 to 1,024 characters."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_length=1, max_length=1024, trim_whitespace=False, **kwargs)
+
+
+class TokenStringField(StrictCharField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=1024, trim_whitespace=False, allow_blank=True, **kwargs)
+
+
+class StrictSerializer(serializers.Serializer[Any]):
+    """Refuses fields it does not declare (mass assignment such as `is_admin`)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError({"body": ["Must be a JSON object."]})
+        errors: dict[str, Any] = {
+            str(key): ["Unknown field."] for key in data if key not in self.fields
+        }
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {"body": exc.detail}
+            errors = {**detail, **errors}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+# --- inputs ------------------------------------------------------------------
+
+
+class UserCreateInput(StrictSerializer):
+    email = EmailField()
+    password = NewPasswordField()
+    name = NameField()
+    age = AgeField(required=False)
+
+
+class UserUpdateMeInput(StrictSerializer):
+    email = EmailField(required=False)
+    name = NameField(required=False)
+    age = AgeField(required=False)
+
+
+class UserUpdateInput(UserUpdateMeInput):
+    is_admin = StrictBooleanField(required=False)
+
+
+class PasswordChangeInput(StrictSerializer):
+    current_password = CredentialField()
+    new_password = NewPasswordField()
+
+
+class TokenInput(StrictSerializer):
+    """`POST /auth/token` as JSON."""
+
+    grant_type = StrictCharField(required=False, trim_whitespace=False, allow_blank=True)
+    username = CredentialField()
+    password = CredentialField()
+
+
+class TokenFormInput(TokenInput):
+    """`POST /auth/token` as the OAuth2 password grant form (what Swagger UI sends)."""
+
+    scope = StrictCharField(
+        required=False, max_length=1024, trim_whitespace=False, allow_blank=True
+    )
+    client_id = StrictCharField(
+        required=False, max_length=1024, trim_whitespace=False, allow_blank=True
+    )
+    client_secret = StrictCharField(
+        required=False, max_length=1024, trim_whitespace=False, allow_blank=True
+    )
+
+
+class RefreshInput(StrictSerializer):
+    refresh_token = TokenStringField()
+
+
+class LogoutInput(StrictSerializer):
+    refresh_token = TokenStringField(required=False)
+
+
+class QueryIntegerField(serializers.IntegerField):
+    """A query-string integer: digits only (DRF would also take `" 20"` or `"20.0"`)."""
+
+    default_error_messages = {"invalid": "Must be an integer."}  # noqa: RUF012
+
+    def to_internal_value(self, data: Any) -> int:
+        if not isinstance(data, str) or not re.fullmatch(r"-?[0-9]{1,20}", data):
+            self.fail("invalid")
+        return int(data)
+
+
+class QueryBooleanField(serializers.Field[bool, str, str, Any]):
+    default_error_messages = {"invalid": "Must be true or false."}  # noqa: RUF012
+
+    def to_internal_value(self, data: Any) -> bool:
+        if data == "true":
+            return True
+        if data == "false":
+            return False
+        self.fail("invalid")
+
+    def to_representation(self, value: bool) -> str:
+        return "true" if value else "false"
+
+
+class UserListQuery(serializers.Serializer[Any]):
+    """Admin list filters; unknown query parameters are ignored."""
+
+    limit = QueryIntegerField(min_value=1, max_value=100, default=20)
+    offset = QueryIntegerField(min_value=0, max_value=2**63 - 1, default=0)
+    search = StrictCharField(
+        required=False, max_length=254, trim_whitespace=False, allow_blank=True
+    )
+    is_active = QueryBooleanField(required=False)
+
+
+# --- outputs -----------------------------------------------------------------
+
+
+class UserOutput(serializers.ModelSerializer[User]):
+    class Meta:
+        model = User
+        fields = ("id", "email", "name", "age", "is_active", "is_admin", "created_at")
+        read_only_fields = fields
+
+
+class UserPageOutput(serializers.Serializer[Any]):
+    count = serializers.IntegerField(min_value=0)
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = UserOutput(many=True)
+
+
+class TokenPairOutput(serializers.Serializer[Any]):
+    access_token = serializers.CharField()
+    refresh_token = serializers.CharField()
+    token_type = serializers.CharField()
+    expires_in = serializers.IntegerField(min_value=1)
+
+
+class StatusOutput(serializers.Serializer[Any]):
+    status = serializers.CharField()

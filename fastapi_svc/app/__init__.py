@@ -1,0 +1,1 @@
+"""User API v1, FastAPI implementation."""

@@ -1,0 +1,75 @@
+"""Settings read from environment variables (the same names in every service)."""
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = f"sqlite:///{SERVICE_DIR / 'db.sqlite3'}"
+MIN_SECRET_BYTES = 32
+# Only ever used outside production, with a warning at start-up.
+DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"
+
+logger = logging.getLogger("app.config")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    app_env: Literal["development", "production", "test"] = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    jwt_secret_key: str | None = None
+    access_token_minutes: int = Field(default=15, ge=1)
+    refresh_token_days: int = Field(default=7, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_seconds: int = Field(default=60, ge=1)
+    cors_allowed_origins: str = ""
+    redis_url: str | None = None
+    first_admin_email: str | None = None
+    first_admin_password: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, ge=0, le=65535)
+    web_concurrency: int = Field(default=2, ge=1)
+    forwarded_allow_ips: str = ""
+    graceful_shutdown_seconds: int = Field(default=20, ge=1)
+
+    @model_validator(mode="after")
+    def _require_secret_in_production(self) -> "Settings":
+        secret = self.jwt_secret_key
+        if self.app_env == "production" and (not secret or len(secret.encode()) < MIN_SECRET_BYTES):
+            raise ValueError(
+                "JWT_SECRET_KEY must be set to at least 32 bytes when APP_ENV=production"
+            )
+        return self
+
+    @property
+    def secret_key(self) -> str:
+        return self.jwt_secret_key or DEVELOPMENT_SECRET
+
+    @property
+    def cors_origins(self) -> frozenset[str]:
+        return frozenset(o.strip() for o in self.cors_allowed_origins.split(",") if o.strip())
+
+    @property
+    def access_token_seconds(self) -> int:
+        return self.access_token_minutes * 60
+
+    @property
+    def refresh_token_seconds(self) -> int:
+        return self.refresh_token_days * 86400
+
+    def warn_if_insecure(self) -> None:
+        if self.app_env == "development" and not self.jwt_secret_key:
+            logger.warning(
+                "JWT_SECRET_KEY is not set: using an insecure development key. "
+                "Set JWT_SECRET_KEY (at least 32 bytes) before deploying."
+            )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,221 @@
+"""Pure ASGI middleware: request id, security headers, JSON access log, CORS,
+HEAD, and the 1 MiB body limit (counted as chunks stream in)."""
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import problem_body
+
+MAX_BODY_BYTES = 1024 * 1024
+REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+CORS_ALLOW_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE"
+CORS_ALLOW_HEADERS = "Authorization, Content-Type, X-Request-ID"
+CORS_MAX_AGE = "600"
+
+access_logger = logging.getLogger("app.access")
+
+
+def configure_logging() -> None:
+    """One JSON object per line on stdout for requests; other app logs on stderr."""
+    if not access_logger.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access_logger.addHandler(handler)
+        access_logger.setLevel(logging.INFO)
+        access_logger.propagate = False
+    app_logger = logging.getLogger("app")
+    if not app_logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        app_logger.addHandler(handler)
+        app_logger.setLevel(logging.INFO)
+
+
+async def send_problem(
+    send: Send, status: int, detail: str | None = None, headers: Iterable[tuple[str, str]] = ()
+) -> None:
+    body = problem_body(status, detail)
+    raw_headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        *((k.lower().encode(), v.encode()) for k, v in headers),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestContextMiddleware:
+    """Outermost: every response gets the id and security headers, every request one
+    log line, and nothing but a problem body ever leaves on an unexpected error."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        supplied = Headers(scope=scope).get("x-request-id", "")
+        request_id = supplied if REQUEST_ID_RE.fullmatch(supplied) else str(uuid.uuid4())
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status = 500
+        response_started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+                headers["X-Request-ID"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            logging.getLogger("app.errors").exception("unhandled error")
+            if not response_started:
+                await send_problem(send_with_headers, 500)
+        finally:
+            entry = {
+                "request_id": request_id,
+                "method": scope.get("method"),
+                "path": scope.get("path"),
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "user_id": state.get("user_id"),
+                "client": (scope.get("client") or (None,))[0],
+            }
+            access_logger.info(json.dumps(entry))
+
+
+class CORSMiddleware:
+    """Only listed origins get CORS headers. An allowed preflight is answered here;
+    any other OPTIONS goes on to the router, which answers 405."""
+
+    def __init__(self, app: ASGIApp, allowed_origins: frozenset[str]) -> None:
+        self.app = app
+        self.allowed_origins = allowed_origins
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        if origin is None or origin not in self.allowed_origins:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+            preflight = [
+                (b"access-control-allow-origin", origin.encode()),
+                (b"vary", b"Origin"),
+                (b"access-control-allow-methods", CORS_ALLOW_METHODS.encode()),
+                (b"access-control-allow-headers", CORS_ALLOW_HEADERS.encode()),
+                (b"access-control-max-age", CORS_MAX_AGE.encode()),
+                (b"content-length", b"0"),
+            ]
+            await send({"type": "http.response.start", "status": 200, "headers": preflight})
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response_headers = MutableHeaders(scope=message)
+                response_headers["Access-Control-Allow-Origin"] = origin
+                response_headers.add_vary_header("Origin")
+                response_headers["Access-Control-Expose-Headers"] = "X-Request-ID"
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+
+class HeadMiddleware:
+    """HEAD is answered wherever GET is: run GET and drop the body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_without_body)
+
+
+class BodyTooLargeError(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(413, detail="The request body is larger than 1 MiB.")
+
+
+class BodyLimitMiddleware:
+    """413 from Content-Length before reading; for chunked bodies, as the bytes arrive."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None:
+            try:
+                too_large = int(length) > self.max_bytes
+            except ValueError:
+                await send_problem(send, 400, "The Content-Length header is invalid.")
+                return
+            if too_large:
+                await send_problem(send, 413, "The request body is larger than 1 MiB.")
+                return
+        received = 0
+        response_started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLargeError
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLargeError:
+            if response_started:
+                raise
+            await send_problem(send, 413, "The request body is larger than 1 MiB.")

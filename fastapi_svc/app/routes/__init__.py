@@ -1,0 +1,1 @@
+"""HTTP routes: auth, users (self-service and admin), health."""

@@ -1,0 +1,151 @@
+"""Tokens: login (OAuth2 password grant, form or JSON), refresh rotation, logout."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from pydantic import ValidationError
+
+from app import errors, services
+from app.deps import AccessClaims, CurrentUser, RedisDep, SessionDep, SettingsDep
+from app.responses import BODY_ERRORS, problems
+from app.routing import (
+    FORM_MEDIA_TYPE,
+    JSON_MEDIA_TYPE,
+    JSONRoute,
+    media_type,
+    parse_form,
+    parse_json,
+    unsupported_media_type,
+)
+from app.schemas import LogoutRequest, RefreshRequest, TokenForm, TokenPair, TokenRequest
+from app.throttling import login_retry_after, register_login_failure, throttle_key
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=JSONRoute)
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _validation_errors(exc: ValidationError) -> errors.APIProblem:
+    found = [
+        errors.FieldError(
+            ".".join(str(p) for p in e["loc"]) or "body",
+            "Unknown field."
+            if e["type"] == "extra_forbidden"
+            else e["msg"].removeprefix("Value error, "),
+        )
+        for e in exc.errors()
+    ]
+    return errors.APIProblem(422, errors=found)
+
+
+async def login_credentials(request: Request) -> TokenRequest:
+    """The grant as form data (what Swagger UI's Authorize sends) or as JSON."""
+    kind = media_type(request)
+    body = await request.body()
+    if not body:
+        raise errors.APIProblem(400, "The request body is empty.")
+    data: Any
+    model: type[TokenRequest]
+    if kind == FORM_MEDIA_TYPE:
+        data = {}
+        for key, value in parse_form(body):
+            if key in data:
+                raise errors.validation_problem(key, "The field is given more than once.")
+            data[key] = value
+        model = TokenForm
+    elif kind == JSON_MEDIA_TYPE:
+        data = parse_json(body)
+        model = TokenRequest
+    else:
+        unsupported_media_type("application/x-www-form-urlencoded or application/json")
+    if isinstance(data, dict) and "grant_type" in data and data["grant_type"] != "password":
+        raise errors.APIProblem(400, "The grant_type must be password.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_errors(exc) from None
+
+
+_LOGIN_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            FORM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/TokenForm"}},
+            JSON_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/TokenRequest"}},
+        },
+    }
+}
+
+
+@router.post(
+    "/token",
+    operation_id="login",
+    response_model=TokenPair,
+    responses=problems(400, 401, 413, 415, 422, 429, 503),
+    openapi_extra=_LOGIN_BODY,
+)
+async def login(
+    request: Request,
+    response: Response,
+    credentials: Annotated[TokenRequest, Depends(login_credentials)],
+    session: SessionDep,
+    redis: RedisDep,
+    settings: SettingsDep,
+) -> TokenPair:
+    """Log in with email and password (OAuth2 password grant)."""
+    # The TCP peer as the server sees it (a trusted proxy's X-Forwarded-For only
+    # when the server was started with FORWARDED_ALLOW_IPS).
+    client_ip = request.client.host if request.client else ""
+    key = throttle_key(client_ip, credentials.username)
+    retry_after = await login_retry_after(session, redis, settings, key=key)
+    if retry_after is not None:
+        raise errors.APIProblem(429, errors.THROTTLED, headers={"Retry-After": str(retry_after)})
+    user = await services.authenticate(
+        session, settings, email=credentials.username, password=credentials.password
+    )
+    if user is None:
+        await register_login_failure(session, redis, settings, key=key)
+        raise errors.unauthorized(errors.INCORRECT_CREDENTIALS)
+    response.headers.update(NO_STORE)
+    return await services.issue_token_pair(session, settings, user=user)
+
+
+@router.post(
+    "/refresh",
+    operation_id="refreshTokens",
+    response_model=TokenPair,
+    responses=problems(400, 401, 413, 415, 422, 503),
+)
+async def refresh(
+    body: RefreshRequest, response: Response, session: SessionDep, settings: SettingsDep
+) -> TokenPair:
+    """Rotate a refresh token: a new pair, and the presented token is spent."""
+    pair = await services.rotate_refresh_token(session, settings, token=body.refresh_token)
+    response.headers.update(NO_STORE)
+    return pair
+
+
+@router.post(
+    "/logout",
+    operation_id="logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(*BODY_ERRORS, 401, 503),
+)
+async def logout(
+    user: CurrentUser,
+    claims: AccessClaims,
+    session: SessionDep,
+    redis: RedisDep,
+    settings: SettingsDep,
+    body: LogoutRequest | None = None,
+) -> Response:
+    """Revoke the presented access token and, if sent, that refresh token's family."""
+    await services.revoke_tokens(
+        session,
+        redis,
+        settings,
+        user=user,
+        access=claims,
+        refresh_token=body.refresh_token if body else None,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,240 @@
+"""Users: registration, the self surface (/users/me) and admin management."""
+
+from typing import Annotated, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+
+from app import errors, services
+from app.deps import AccessClaims, CurrentUser, RedisDep, SessionDep, SettingsDep, require_admin
+from app.models import User
+from app.responses import BODY_ERRORS, problems
+from app.routing import JSONRoute
+from app.schemas import (
+    PasswordChange,
+    UserCreate,
+    UserPublic,
+    UsersPage,
+    UserUpdate,
+    UserUpdateMe,
+    check_text,
+)
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"], route_class=JSONRoute)
+admin_router = APIRouter(
+    prefix="/api/v1/users",
+    tags=["admin"],
+    route_class=JSONRoute,
+    dependencies=[Depends(require_admin)],
+)
+
+MAX_ID = 2**63 - 1
+ADMIN_ERRORS = (401, 403, 404, 503)
+
+
+@router.post(
+    "",
+    operation_id="registerUser",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserPublic,
+    responses=problems(*BODY_ERRORS, 409, 503),
+)
+async def register_user(
+    body: UserCreate, response: Response, session: SessionDep, settings: SettingsDep
+) -> User:
+    """Register a new user."""
+    user = await services.create_user(session, settings, data=body)
+    response.headers["Location"] = f"/api/v1/users/{user.id}"
+    return user
+
+
+@router.get(
+    "/me", operation_id="getCurrentUser", response_model=UserPublic, responses=problems(401, 503)
+)
+async def get_current_user(user: CurrentUser) -> User:
+    """The authenticated user."""
+    return user
+
+
+@router.patch(
+    "/me",
+    operation_id="updateCurrentUser",
+    response_model=UserPublic,
+    responses=problems(*BODY_ERRORS, 401, 409, 503),
+)
+async def update_current_user(body: UserUpdateMe, user: CurrentUser, session: SessionDep) -> User:
+    """Change one's own name, email or age."""
+    return await services.update_user(
+        session, user=user, changes=body.model_dump(exclude_unset=True)
+    )
+
+
+@router.delete(
+    "/me",
+    operation_id="deleteCurrentUser",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(401, 503),
+)
+async def delete_current_user(user: CurrentUser, session: SessionDep) -> Response:
+    """Delete one's own account."""
+    await services.delete_user(session, user=user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put(
+    "/me/password",
+    operation_id="changePassword",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(*BODY_ERRORS, 401, 503),
+)
+async def change_password(
+    body: PasswordChange,
+    user: CurrentUser,
+    claims: AccessClaims,
+    session: SessionDep,
+    redis: RedisDep,
+    settings: SettingsDep,
+) -> Response:
+    """Change one's password; every token issued before stops working."""
+    await services.change_password(
+        session,
+        redis,
+        settings,
+        user=user,
+        access=claims,
+        current_password=body.current_password,
+        new_password=body.new_password,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _page_url(request: Request, params: dict[str, str | int]) -> str:
+    return str(request.url.replace(query=urlencode(params)))
+
+
+@admin_router.get(
+    "",
+    operation_id="listUsers",
+    response_model=UsersPage,
+    responses=problems(401, 403, 422, 503),
+)
+async def list_users(
+    request: Request,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    search: Annotated[str | None, Query(max_length=254)] = None,
+    is_active: Annotated[Literal["true", "false"] | None, Query()] = None,
+) -> UsersPage:
+    """List users (admin), ordered by id."""
+    if search is not None:
+        try:
+            check_text(search)
+        except ValueError as exc:
+            raise errors.validation_problem("search", str(exc)) from None
+    active = None if is_active is None else is_active == "true"
+    count, users = await services.list_users(
+        session, limit=limit, offset=offset, search=search, is_active=active
+    )
+    filters: dict[str, str | int] = {}
+    if search is not None:
+        filters["search"] = search
+    if is_active is not None:
+        filters["is_active"] = is_active
+    next_url = (
+        _page_url(request, {**filters, "limit": limit, "offset": offset + limit})
+        if offset + limit < count
+        else None
+    )
+    previous_url = (
+        _page_url(request, {**filters, "limit": limit, "offset": max(offset - limit, 0)})
+        if offset > 0
+        else None
+    )
+    return UsersPage(
+        count=count,
+        next=next_url,
+        previous=previous_url,
+        results=[UserPublic.model_validate(u) for u in users],
+    )
+
+
+UserIdPath = Annotated[
+    int,
+    Path(
+        alias="id",
+        description="A user id; anything but a positive integer below 2^63 is 404.",
+        json_schema_extra={"minimum": 1, "maximum": MAX_ID},
+    ),
+]
+
+
+async def get_target_user(user_id: UserIdPath, session: SessionDep) -> User:
+    # Out-of-range ids are unknown resources, not validation errors.
+    if not 1 <= user_id <= MAX_ID:
+        raise errors.APIProblem(404)
+    user = await services.get_user(session, user_id=user_id)
+    if user is None:
+        raise errors.APIProblem(404)
+    return user
+
+
+TargetUser = Annotated[User, Depends(get_target_user)]
+
+
+@admin_router.get(
+    "/{id:int}",
+    operation_id="getUser",
+    response_model=UserPublic,
+    responses=problems(*ADMIN_ERRORS),
+)
+async def get_user(target: TargetUser) -> User:
+    """One user (admin)."""
+    return target
+
+
+@admin_router.patch(
+    "/{id:int}",
+    operation_id="updateUser",
+    response_model=UserPublic,
+    responses=problems(*BODY_ERRORS, *ADMIN_ERRORS, 409),
+)
+async def update_user(body: UserUpdate, target: TargetUser, session: SessionDep) -> User:
+    """Change a user's name, email, age or admin flag (admin)."""
+    return await services.update_user(
+        session, user=target, changes=body.model_dump(exclude_unset=True)
+    )
+
+
+@admin_router.delete(
+    "/{id:int}",
+    operation_id="deleteUser",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(*ADMIN_ERRORS),
+)
+async def delete_user(target: TargetUser, session: SessionDep) -> Response:
+    """Delete a user (admin)."""
+    await services.delete_user(session, user=target)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@admin_router.post(
+    "/{id:int}/activate",
+    operation_id="activateUser",
+    response_model=UserPublic,
+    responses=problems(*ADMIN_ERRORS),
+)
+async def activate_user(target: TargetUser, session: SessionDep) -> User:
+    """Activate a user (admin); idempotent."""
+    return await services.set_user_active(session, user=target, active=True)
+
+
+@admin_router.post(
+    "/{id:int}/deactivate",
+    operation_id="deactivateUser",
+    response_model=UserPublic,
+    responses=problems(*ADMIN_ERRORS),
+)
+async def deactivate_user(target: TargetUser, session: SessionDep) -> User:
+    """Deactivate a user (admin); idempotent. Their tokens and login give 401 meanwhile."""
+    return await services.set_user_active(session, user=target, active=False)

@@ -1,0 +1,166 @@
+"""Service functions against a real SQLite database."""
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import errors, services
+from app.config import Settings
+from app.models import LoginFailure, RefreshToken, User
+from app.revocation import is_token_revoked
+from app.schemas import UserCreate
+from app.security import decode_token
+from app.throttling import login_retry_after, register_login_failure, throttle_key
+
+from .helpers import PASSWORD, unique_email
+
+
+async def _user(session: AsyncSession, settings: Settings, email: str | None = None) -> User:
+    data = UserCreate(email=email or unique_email(), password=PASSWORD, name="Ada")
+    return await services.create_user(session, settings, data=data)
+
+
+async def test_create_user_lowercases_and_refuses_duplicates(
+    session: AsyncSession, settings: Settings
+) -> None:
+    user = await _user(session, settings, "Mixed.Case@Example.COM")
+    assert user.email == "mixed.case@example.com"
+    with pytest.raises(errors.APIProblem) as caught:
+        await _user(session, settings, "MIXED.case@example.com")
+    assert caught.value.status == 409
+
+
+async def test_ids_are_never_reused(session: AsyncSession, settings: Settings) -> None:
+    first = await _user(session, settings)
+    await services.delete_user(session, user=first)
+    second = await _user(session, settings)
+    assert second.id > first.id
+
+
+async def test_authenticate(session: AsyncSession, settings: Settings) -> None:
+    user = await _user(session, settings)
+    found = await services.authenticate(
+        session, settings, email=user.email.upper(), password=PASSWORD
+    )
+    assert found is not None
+    assert found.id == user.id
+    assert (
+        await services.authenticate(session, settings, email=user.email, password="wrong") is None
+    )
+    assert (
+        await services.authenticate(session, settings, email="no@one.io", password=PASSWORD) is None
+    )
+    await services.set_user_active(session, user=user, active=False)
+    assert (
+        await services.authenticate(session, settings, email=user.email, password=PASSWORD) is None
+    )
+
+
+async def test_rotation_and_reuse_revokes_the_family(
+    session: AsyncSession, settings: Settings
+) -> None:
+    user = await _user(session, settings)
+    first = await services.issue_token_pair(session, settings, user=user)
+    second = await services.rotate_refresh_token(session, settings, token=first.refresh_token)
+    with pytest.raises(errors.APIProblem) as caught:
+        await services.rotate_refresh_token(session, settings, token=first.refresh_token)
+    assert caught.value.status == 401
+    with pytest.raises(errors.APIProblem):
+        await services.rotate_refresh_token(session, settings, token=second.refresh_token)
+    live = await session.scalar(
+        select(func.count()).select_from(RefreshToken).where(RefreshToken.revoked_at.is_(None))
+    )
+    assert live == 0
+
+
+async def test_unknown_valid_refresh_token_starts_a_new_family(
+    session: AsyncSession, settings: Settings
+) -> None:
+    user = await _user(session, settings)
+    pair = await services.issue_token_pair(session, settings, user=user)
+    claims = decode_token(settings, pair.refresh_token, expected_type="refresh")
+    # As if another service with the same secret had issued it: no row.
+    row = await session.scalar(select(RefreshToken).where(RefreshToken.jti == claims.jti))
+    assert row is not None
+    await session.delete(row)
+    await session.commit()
+    await services.rotate_refresh_token(session, settings, token=pair.refresh_token)
+    with pytest.raises(errors.APIProblem):
+        await services.rotate_refresh_token(session, settings, token=pair.refresh_token)
+
+
+async def test_logout_ignores_someone_elses_refresh_token(
+    session: AsyncSession, settings: Settings
+) -> None:
+    alice, bob = await _user(session, settings), await _user(session, settings)
+    alice_pair = await services.issue_token_pair(session, settings, user=alice)
+    bob_pair = await services.issue_token_pair(session, settings, user=bob)
+    access = decode_token(settings, alice_pair.access_token, expected_type="access")
+    await services.revoke_tokens(
+        session, None, settings, user=alice, access=access, refresh_token=bob_pair.refresh_token
+    )
+    assert await is_token_revoked(session, None, jti=access.jti)
+    await services.rotate_refresh_token(session, settings, token=bob_pair.refresh_token)
+
+
+async def test_change_password_revokes_earlier_tokens(
+    session: AsyncSession, settings: Settings
+) -> None:
+    user = await _user(session, settings)
+    old = await services.issue_token_pair(session, settings, user=user)
+    other = await services.issue_token_pair(session, settings, user=user)
+    access = decode_token(settings, old.access_token, expected_type="access")
+    with pytest.raises(errors.APIProblem) as caught:
+        await services.change_password(
+            session,
+            None,
+            settings,
+            user=user,
+            access=access,
+            current_password="wrong",
+            new_password="new password 1",
+        )
+    assert caught.value.status == 422
+    await services.change_password(
+        session,
+        None,
+        settings,
+        user=user,
+        access=access,
+        current_password=PASSWORD,
+        new_password="new password 1",
+    )
+    other_access = decode_token(settings, other.access_token, expected_type="access")
+    assert await is_token_revoked(session, None, jti=access.jti)
+    assert await is_token_revoked(session, None, jti=other_access.jti)
+    with pytest.raises(errors.APIProblem):
+        await services.rotate_refresh_token(session, settings, token=other.refresh_token)
+    assert await services.authenticate(
+        session, settings, email=user.email, password="new password 1"
+    )
+
+
+async def test_ensure_first_admin_is_idempotent(session: AsyncSession, settings: Settings) -> None:
+    email = unique_email()
+    admin = await services.ensure_first_admin(session, settings, email=email, password=PASSWORD)
+    assert admin is not None
+    assert admin.is_admin
+    assert admin.name == "Admin"
+    again = await services.ensure_first_admin(session, settings, email=email, password="other pass")
+    assert again is None
+
+
+async def test_throttling_fixed_window(session: AsyncSession, settings: Settings) -> None:
+    key = throttle_key("127.0.0.1", "  Someone@Example.com ")
+    assert key == throttle_key("127.0.0.1", "someone@example.com")
+    assert key != throttle_key("127.0.0.2", "someone@example.com")
+    for _ in range(settings.login_max_failures - 1):
+        await register_login_failure(session, None, settings, key=key)
+        assert await login_retry_after(session, None, settings, key=key) is None
+    await register_login_failure(session, None, settings, key=key)
+    retry = await login_retry_after(session, None, settings, key=key)
+    assert retry is not None
+    assert 1 <= retry <= settings.login_failure_window_seconds
+    row = await session.get(LoginFailure, key)
+    assert row is not None
+    assert row.failures == settings.login_max_failures

@@ -1,0 +1,176 @@
+"""Per-request behaviour around every view: request id, security headers, CORS, access log."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import MethodNotAllowed, RequestEntityTooLarge
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+CORS_ALLOW_HEADERS = "Authorization, Content-Type, X-Request-ID"
+
+access_log = logging.getLogger("app.access")
+
+
+class AuthorizationSchemeMiddleware:
+    """Spell the `Bearer` scheme the way Flask-JWT-Extended compares it.
+
+    HTTP auth schemes are case-insensitive (RFC 9110), the library's check is not.
+    """
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        value = environ.get("HTTP_AUTHORIZATION")
+        if value:
+            scheme, _, credentials = value.strip().partition(" ")
+            if scheme.lower() == "bearer" and scheme != "Bearer":
+                environ["HTTP_AUTHORIZATION"] = f"Bearer {credentials.strip()}"
+        return self.app(environ, start_response)
+
+
+class TrustedProxyMiddleware:
+    """Take the client address from X-Forwarded-For only when the peer is a trusted proxy.
+
+    Like uvicorn's `forwarded_allow_ips`: the right-most address not itself
+    trusted is the client. With no trusted proxies the TCP peer is the client.
+    """
+
+    def __init__(self, app: WSGIApplication, trusted: list[str]) -> None:
+        self.app = app
+        self.trust_all = "*" in trusted
+        self.networks = []
+        for item in trusted:
+            if item != "*":
+                try:
+                    self.networks.append(ipaddress.ip_network(item, strict=False))
+                except ValueError:
+                    continue
+
+    def _trusted(self, address: str) -> bool:
+        if self.trust_all:
+            return True
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        peer = environ.get("REMOTE_ADDR", "")
+        forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+        if forwarded and self._trusted(peer):
+            hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+            for hop in reversed(hops):
+                if not self._trusted(hop):
+                    environ["REMOTE_ADDR"] = hop
+                    break
+        return self.app(environ, start_response)
+
+
+class JsonLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = getattr(record, "fields", None)
+        payload: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        payload.update(fields if isinstance(fields, dict) else {"message": record.getMessage()})
+        return json.dumps(payload, separators=(",", ":"))
+
+
+def _setup_access_log() -> None:
+    if not access_log.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(JsonLineFormatter())
+        access_log.addHandler(handler)
+        access_log.setLevel(logging.INFO)
+        access_log.propagate = False
+
+
+def _allowed_origin() -> str | None:
+    origin = request.headers.get("Origin")
+    if origin and origin in current_app.config["CORS_ALLOWED_ORIGINS"]:
+        return origin
+    return None
+
+
+def start_request() -> Response | None:
+    g.started = time.perf_counter()
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if REQUEST_ID.fullmatch(incoming) else str(uuid.uuid4())
+    # A declared length over the limit is refused before anything else looks at
+    # the request; a chunked body is counted as it is read (see request_body).
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
+    # A CORS preflight from an allowed origin; every other OPTIONS is left to
+    # routing, which answers 405 (automatic OPTIONS is off).
+    origin = _allowed_origin()
+    if (
+        request.method == "OPTIONS"
+        and origin
+        and "Access-Control-Request-Method" in request.headers
+        and isinstance(request.routing_exception, MethodNotAllowed)
+    ):
+        methods = request.routing_exception.valid_methods or []
+        response = Response(status=200)
+        response.headers["Access-Control-Allow-Methods"] = ", ".join(sorted(methods))
+        response.headers["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
+        response.headers["Access-Control-Max-Age"] = "600"
+        return response
+    return None
+
+
+def finish_request(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    request_id = g.get("request_id") or str(uuid.uuid4())
+    response.headers["X-Request-ID"] = request_id
+    origin = _allowed_origin()
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "X-Request-ID"
+        response.vary.add("Origin")
+    started = g.get("started", time.perf_counter())
+    fields: dict[str, Any] = {
+        "request_id": request_id,
+        "method": request.method,
+        "path": request.path,
+        "status": response.status_code,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+    }
+    if g.get("user_id") is not None:
+        fields["user_id"] = g.user_id
+    access_log.info("request", extra={"fields": fields})
+    return response
+
+
+def init_app(app: Flask) -> None:
+    _setup_access_log()
+    app.before_request(start_request)
+    app.after_request(finish_request)
+    app.wsgi_app = AuthorizationSchemeMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    if app.config["FORWARDED_ALLOW_IPS"]:
+        app.wsgi_app = TrustedProxyMiddleware(  # type: ignore[method-assign]
+            app.wsgi_app, app.config["FORWARDED_ALLOW_IPS"]
+        )

@@ -1,0 +1,132 @@
+"""Reading request bodies: size limit, media type, strict JSON and form parsing.
+
+The body is parsed here rather than with `request.get_json()`, whose defaults
+accept NaN/Infinity, duplicate keys and any nesting depth.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from flask import current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from .errors import ApiError
+
+MAX_DEPTH = 64
+JSON_MEDIA_TYPE = "application/json"
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+
+
+class MalformedBody(ApiError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(400, detail)
+
+
+def read_body() -> bytes:
+    """The raw body, refusing more than MAX_CONTENT_LENGTH bytes with 413.
+
+    A declared Content-Length over the limit is refused before reading (see
+    middleware). A chunked body has no length: it is counted here as it
+    streams, since Werkzeug's own limited stream stops silently at the limit
+    and would hand over a truncated body.
+    """
+    cached: bytes | None = g.get("raw_body")
+    if cached is not None:
+        return cached
+    if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
+        body = request.get_data(cache=True)
+    else:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        stream = request.environ["wsgi.input"]
+        buffer = bytearray()
+        while chunk := stream.read(64 * 1024):
+            buffer += chunk
+            if len(buffer) > limit:
+                raise RequestEntityTooLarge()
+        body = bytes(buffer)
+    g.raw_body = body
+    return body
+
+
+def has_body() -> bool:
+    if request.content_length:
+        return True
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    return chunked and bool(read_body())
+
+
+def _reject_constant(name: str) -> Any:
+    raise MalformedBody("The request body is not valid JSON: NaN and Infinity are not allowed.")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise MalformedBody("The request body is not valid JSON: a key appears twice.")
+        result[key] = value
+    return result
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether nesting is deeper than `limit` (a scalar is 0, each container adds 1)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth + 1 > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def parse_json(raw: bytes) -> Any:
+    if not raw.strip():
+        raise MalformedBody("The request body is empty.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedBody("The request body is not valid UTF-8.") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except RecursionError:
+        raise MalformedBody("The request body is nested too deeply.") from None
+    except ValueError:
+        raise MalformedBody("The request body is not valid JSON.") from None
+    if _depth_exceeds(data, MAX_DEPTH):
+        raise MalformedBody("The request body is nested too deeply.")
+    return data
+
+
+def json_body(*, optional: bool = False) -> Any:
+    """The JSON body of the request; `None` when `optional` and there is no body at all."""
+    if not has_body():
+        if optional:
+            return None
+        raise MalformedBody("The request body is empty.")
+    if request.mimetype != JSON_MEDIA_TYPE:
+        raise ApiError(415, "The request body must be application/json.")
+    return parse_json(read_body())
+
+
+def form_body() -> dict[str, str]:
+    """An application/x-www-form-urlencoded body; a repeated field is malformed."""
+    try:
+        text = read_body().decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedBody("The form body is not valid UTF-8.") from None
+    result: dict[str, str] = {}
+    for key, value in pairs:
+        if key in result:
+            raise MalformedBody("A form field appears more than once.")
+        result[key] = value
+    return result

@@ -1,0 +1,79 @@
+"""Token endpoints: login (password grant), refresh rotation, logout."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+from flask_jwt_extended import current_user, get_jwt, jwt_required
+
+from .. import tokens
+from ..errors import no_content, BAD_CREDENTIALS, THROTTLED, ApiError, unauthorized
+from ..extensions import db
+from ..models import User
+from ..request_body import FORM_MEDIA_TYPE, JSON_MEDIA_TYPE, MalformedBody, form_body, has_body, json_body
+from ..schemas import LogoutRequest, RefreshRequest, TokenForm, TokenPair, TokenRequest, validate
+from ..services import authenticate
+from ..throttling import login_retry_after, register_login_failure, throttle_key
+
+bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
+
+
+def _token_response(pair: TokenPair) -> Response:
+    response = jsonify(pair.model_dump())
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def _credentials() -> TokenRequest:
+    """Form data (OAuth2 password grant) or JSON; never the query string."""
+    if not has_body():
+        raise MalformedBody("The request body is empty.")
+    if request.mimetype == FORM_MEDIA_TYPE:
+        credentials: TokenRequest = validate(TokenForm, form_body())
+    elif request.mimetype == JSON_MEDIA_TYPE:
+        credentials = validate(TokenRequest, json_body())
+    else:
+        raise ApiError(415, "The request body must be application/json or form data.")
+    if credentials.grant_type is not None and credentials.grant_type != "password":
+        raise MalformedBody("grant_type must be 'password'.")
+    return credentials
+
+
+@bp.post("/token")
+def token() -> Response:
+    credentials = _credentials()
+    key = throttle_key(credentials.username)
+    retry_after = login_retry_after(key)
+    if retry_after is not None:
+        raise ApiError(429, THROTTLED, headers={"Retry-After": str(retry_after)})
+    user = authenticate(email=credentials.username, password=credentials.password)
+    if user is None:
+        register_login_failure(key)
+        raise ApiError(401, BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
+    pair = tokens.issue_token_pair(user)
+    db.session.commit()
+    return _token_response(pair)
+
+
+@bp.post("/refresh")
+def refresh() -> Response:
+    body = validate(RefreshRequest, json_body())
+    claims = tokens.decode_refresh_token(body.refresh_token)
+    if claims is None:
+        raise unauthorized()
+    user = db.session.get(User, int(claims["sub"]))
+    if user is None or not user.is_active:
+        raise unauthorized()
+    pair = tokens.rotate_refresh_token(claims, user)
+    if pair is None:
+        raise unauthorized()
+    return _token_response(pair)
+
+
+@bp.post("/logout")
+@jwt_required()
+def logout() -> Response:
+    data = json_body(optional=True)
+    body = validate(LogoutRequest, data) if data is not None else LogoutRequest()
+    tokens.revoke_tokens(current_user, get_jwt(), body.refresh_token)
+    return no_content()

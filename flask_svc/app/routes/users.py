@@ -1,0 +1,182 @@
+"""The user resource: registration, the self surface (/users/me) and admin management."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, jsonify, request, url_for
+from flask_jwt_extended import current_user, get_jwt, jwt_required
+from werkzeug.routing import BaseConverter, ValidationError
+
+from .. import services
+from ..errors import no_content, FieldError, ValidationFailed
+from ..models import User
+from ..request_body import json_body
+from ..schemas import (
+    PasswordChange,
+    UserCreate,
+    UserPublic,
+    UsersPage,
+    UserUpdate,
+    UserUpdateMe,
+    clean_text,
+    validate,
+)
+from ..security import admin_required
+
+bp = Blueprint("users", __name__, url_prefix="/api/v1/users")
+
+MAX_ID = 2**63 - 1
+DIGITS = re.compile(r"[0-9]+")
+
+
+class UserIdConverter(BaseConverter):
+    """A positive integer below 2^63 in ASCII digits; anything else is no match (404)."""
+
+    regex = r"[0-9]+"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if not 1 <= number <= MAX_ID:
+            raise ValidationError()
+        return number
+
+    def to_url(self, value: Any) -> str:
+        return str(int(value))
+
+
+def user_json(user: User, status: int = 200) -> tuple[Response, int]:
+    return jsonify(UserPublic.model_validate(user).model_dump(mode="json")), status
+
+
+@bp.post("")
+def register() -> Response:
+    body = validate(UserCreate, json_body())
+    user = services.create_user(
+        email=body.email, password=body.password, name=body.name, age=body.age
+    )
+    response, _ = user_json(user)
+    response.status_code = 201
+    response.headers["Location"] = url_for("users.get_user", user_id=user.id)
+    return response
+
+
+@bp.get("/me")
+@jwt_required()
+def get_me() -> tuple[Response, int]:
+    return user_json(current_user)
+
+
+@bp.patch("/me")
+@jwt_required()
+def update_me() -> tuple[Response, int]:
+    body = validate(UserUpdateMe, json_body())
+    return user_json(services.update_user(current_user, body.changes()))
+
+
+@bp.put("/me/password")
+@jwt_required()
+def change_password() -> Response:
+    body = validate(PasswordChange, json_body())
+    services.change_password(
+        current_user,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        access_claims=get_jwt(),
+    )
+    return no_content()
+
+
+@bp.delete("/me")
+@jwt_required()
+def delete_me() -> Response:
+    services.delete_user(current_user)
+    return no_content()
+
+
+def _int_param(name: str, default: int, minimum: int, maximum: int, errors: list[FieldError]) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not DIGITS.fullmatch(raw) or not minimum <= int(raw) <= maximum:
+        errors.append(
+            {"field": name, "message": f"must be an integer from {minimum} to {maximum}"}
+        )
+        return default
+    return int(raw)
+
+
+def _page_url(limit: int, offset: int) -> str:
+    # Repeat the request's own filters; unknown parameters are dropped.
+    params = {key: value for key, value in request.args.items() if key in ("search", "is_active")}
+    params.update(limit=str(limit), offset=str(offset))
+    return f"{request.base_url}?{urlencode(params)}"
+
+
+@bp.get("")
+@admin_required
+def list_users() -> Response:
+    errors: list[FieldError] = []
+    limit = _int_param("limit", 20, 1, 100, errors)
+    offset = _int_param("offset", 0, 0, MAX_ID, errors)
+    search = request.args.get("search")
+    if search is not None:
+        try:
+            clean_text(search)
+            if len(search) > 254:
+                raise ValueError("must be at most 254 characters")
+        except ValueError as error:
+            errors.append({"field": "search", "message": str(error)})
+    is_active: bool | None = None
+    raw_active = request.args.get("is_active")
+    if raw_active is not None:
+        if raw_active not in ("true", "false"):
+            errors.append({"field": "is_active", "message": "must be true or false"})
+        is_active = raw_active == "true"
+    if errors:
+        raise ValidationFailed(errors, "The query parameters are invalid.")
+    count, users = services.list_users(
+        limit=limit, offset=offset, search=search, is_active=is_active
+    )
+    page = UsersPage(
+        count=count,
+        next=_page_url(limit, offset + limit) if offset + limit < count else None,
+        previous=_page_url(limit, max(0, offset - limit)) if offset > 0 else None,
+        results=[UserPublic.model_validate(user) for user in users],
+    )
+    return jsonify(page.model_dump(mode="json"))
+
+
+@bp.get("/<user_id:user_id>")
+@admin_required
+def get_user(user_id: int) -> tuple[Response, int]:
+    return user_json(services.get_user(user_id))
+
+
+@bp.patch("/<user_id:user_id>")
+@admin_required
+def update_user(user_id: int) -> tuple[Response, int]:
+    user = services.get_user(user_id)
+    body = validate(UserUpdate, json_body())
+    return user_json(services.update_user(user, body.changes()))
+
+
+@bp.delete("/<user_id:user_id>")
+@admin_required
+def delete_user(user_id: int) -> Response:
+    services.delete_user(services.get_user(user_id))
+    return no_content()
+
+
+@bp.post("/<user_id:user_id>/activate")
+@admin_required
+def activate_user(user_id: int) -> tuple[Response, int]:
+    return user_json(services.set_user_active(services.get_user(user_id), True))
+
+
+@bp.post("/<user_id:user_id>/deactivate")
+@admin_required
+def deactivate_user(user_id: int) -> tuple[Response, int]:
+    return user_json(services.set_user_active(services.get_user(user_id), False))

@@ -1,0 +1,203 @@
+"""Request and response schemas (Pydantic v2, strict, unknown fields forbidden)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from .errors import FieldError, ValidationFailed
+
+# The WHATWG HTML "valid e-mail address" rule, as fixed by the contract.
+EMAIL_PATTERN = re.compile(
+    r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*"
+)
+SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    """Every string field refuses NUL and lone surrogates (neither survives every database)."""
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    if SURROGATES.search(value):
+        raise ValueError("must not contain a lone surrogate")
+    return value
+
+
+def check_email(value: str) -> str:
+    if len(value) > 254:
+        raise ValueError("must be at most 254 characters")
+    if not EMAIL_PATTERN.fullmatch(value):
+        raise ValueError("must be a valid email address")
+    # str.lower() here, before the database sees it, so every database agrees.
+    return value.lower()
+
+
+def check_name(value: str) -> str:
+    value = value.strip()
+    if not 2 <= len(value) <= 100:
+        raise ValueError("must be 2 to 100 characters after trimming")
+    return value
+
+
+def check_password(value: str) -> str:
+    # Length in code points; never trimmed or normalized.
+    if not 8 <= len(value) <= 128:
+        raise ValueError("must be 8 to 128 characters")
+    if not value.strip():
+        raise ValueError("must not be only whitespace")
+    return value
+
+
+def max_length(limit: int, minimum: int = 0) -> AfterValidator:
+    def check(value: str) -> str:
+        if len(value) > limit:
+            raise ValueError(f"must be at most {limit} characters")
+        if len(value) < minimum:
+            raise ValueError(f"must be at least {minimum} character{'s' if minimum > 1 else ''}")
+        return value
+
+    return AfterValidator(check)
+
+
+Text = Annotated[str, AfterValidator(clean_text)]
+Email = Annotated[Text, AfterValidator(check_email)]
+Name = Annotated[Text, AfterValidator(check_name)]
+Password = Annotated[Text, AfterValidator(check_password)]
+Age = Annotated[int, Field(ge=0, le=150)]
+Secret = Annotated[Text, max_length(1024)]
+Credential = Annotated[Text, max_length(1024, minimum=1)]
+
+
+class StrictModel(BaseModel):
+    # strict: "36", true and 36.0 are never an integer, 5 is never a string.
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class PartialUpdate(StrictModel):
+    @field_validator("name", "email", mode="before", check_fields=False)
+    @classmethod
+    def not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("must not be null")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """Only the fields the client sent (an empty object changes nothing)."""
+        return self.model_dump(include=self.model_fields_set)
+
+
+class UserCreate(StrictModel):
+    email: Email
+    password: Password
+    name: Name
+    age: Age | None = None
+
+
+class UserUpdateMe(PartialUpdate):
+    name: Name | None = None
+    email: Email | None = None
+    age: Age | None = None
+
+
+class UserUpdate(UserUpdateMe):
+    is_admin: bool | None = None
+
+    @field_validator("is_admin", mode="before")
+    @classmethod
+    def admin_not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("must not be null")
+        return value
+
+
+class PasswordChange(StrictModel):
+    current_password: Secret
+    new_password: Password
+
+
+class TokenRequest(StrictModel):
+    grant_type: Text | None = None
+    username: Credential
+    password: Credential
+
+
+class TokenForm(TokenRequest):
+    """The OAuth2 password grant form; the client fields are accepted and ignored."""
+
+    scope: Secret | None = None
+    client_id: Secret | None = None
+    client_secret: Secret | None = None
+
+
+class RefreshRequest(StrictModel):
+    refresh_token: Secret
+
+
+class LogoutRequest(StrictModel):
+    refresh_token: Secret | None = None
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    name: str
+    age: int | None
+    is_active: bool
+    is_admin: bool
+    created_at: datetime
+
+
+class UsersPage(BaseModel):
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[UserPublic]
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def field_errors(error: ValidationError) -> list[FieldError]:
+    result = []
+    for item in error.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in item["loc"]) or "body"
+        message = item["msg"]
+        if item["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
+        elif item["type"] == "extra_forbidden":
+            message = "Unknown field"
+        result.append({"field": field, "message": message})
+    return result
+
+
+def validate(model: type[Model], data: Any) -> Model:
+    """Validate a parsed body; 422 with one entry per problem."""
+    if not isinstance(data, dict):
+        raise ValidationFailed(
+            [{"field": "body", "message": "The body must be a JSON object."}],
+            "The request body is invalid.",
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ValidationFailed(field_errors(error), "The request body is invalid.") from None

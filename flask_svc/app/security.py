@@ -1,0 +1,131 @@
+"""Password hashing and the Flask-JWT-Extended wiring for the shared token shape."""
+
+from __future__ import annotations
+
+from functools import cache, wraps
+from typing import Any, Callable, ParamSpec, TypeVar
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, Response, current_app, g, request
+from flask_jwt_extended import current_user, verify_jwt_in_request
+from flask_jwt_extended.exceptions import JWTDecodeError
+
+from . import tokens
+from .errors import (
+    ADMIN_REQUIRED,
+    BEARER,
+    BEARER_INVALID,
+    INVALID_TOKEN,
+    NOT_AUTHENTICATED,
+    ApiError,
+    problem,
+)
+from .extensions import db, jwt
+from .models import User
+
+# argon2id with argon2-cffi's defaults (time_cost=3, memory_cost=65536,
+# parallelism=4), the same parameters as pwdlib in the FastAPI service.
+password_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return password_hasher.hash(password)
+
+
+@cache
+def _dummy_hash() -> str:
+    return password_hasher.hash("dummy password, never matches")
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Check a password; with no hash, check a dummy so unknown emails cost the same."""
+    try:
+        return password_hasher.verify(password_hash or _dummy_hash(), password) and bool(
+            password_hash
+        )
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    try:
+        return password_hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return False
+
+
+# --- Flask-JWT-Extended loaders -------------------------------------------------
+
+
+def _unauthorized(token_sent: bool) -> Response:
+    return problem(
+        401,
+        INVALID_TOKEN if token_sent else NOT_AUTHENTICATED,
+        headers={"WWW-Authenticate": BEARER_INVALID if token_sent else BEARER},
+    )
+
+
+def _decode_key(jwt_header: dict[str, Any], jwt_payload: dict[str, Any]) -> str:
+    # The only hook that sees the claims before the library fills in a missing
+    # `type` ("access") and `jti` (None): refuse such tokens here.
+    problem_text = tokens.claims_problem(jwt_payload)
+    if problem_text:
+        raise JWTDecodeError(problem_text)
+    return str(current_app.config["JWT_SECRET_KEY"])
+
+
+def _user_lookup(jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> User | None:
+    # Read on every request, so deletion, deactivation and demotion act at once.
+    user = db.session.get(User, int(jwt_data["sub"]))
+    if user is None or not user.is_active:
+        return None
+    g.user_id = user.id
+    return user
+
+
+def _in_blocklist(jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> bool:
+    return tokens.is_token_revoked(jwt_data["jti"])
+
+
+def init_app(app: Flask) -> None:
+    jwt.init_app(app)
+    jwt.decode_key_loader(_decode_key)
+    jwt.user_lookup_loader(_user_lookup)
+    jwt.token_in_blocklist_loader(_in_blocklist)
+    # Every rejection is a 401 problem body (the library's default is 422 {"msg"}).
+    jwt.unauthorized_loader(lambda reason: _unauthorized("Authorization" in request.headers))
+    jwt.invalid_token_loader(lambda reason: _unauthorized(True))
+    jwt.expired_token_loader(lambda header, data: _unauthorized(True))
+    jwt.revoked_token_loader(lambda header, data: _unauthorized(True))
+    jwt.user_lookup_error_loader(lambda header, data: _unauthorized(True))
+    jwt.token_verification_failed_loader(lambda header, data: _unauthorized(True))
+    jwt.needs_fresh_token_loader(lambda header, data: _unauthorized(True))
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def login_required(view: Callable[P, R]) -> Callable[P, R]:
+    """A valid, unrevoked access token of an active user (`jwt_required()`)."""
+
+    @wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        verify_jwt_in_request()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def admin_required(view: Callable[P, R]) -> Callable[P, R]:
+    """An admin's access token; checked before any target user is looked up."""
+
+    @wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        verify_jwt_in_request()
+        if not current_user.is_admin:
+            raise ApiError(403, ADMIN_REQUIRED)
+        return view(*args, **kwargs)
+
+    return wrapper

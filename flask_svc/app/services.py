@@ -1,0 +1,131 @@
+"""User operations shared by the routes and the CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from . import tokens
+from .errors import EMAIL_TAKEN, ApiError, ValidationFailed
+from .extensions import db
+from .models import User
+from .security import hash_password, needs_rehash, verify_password
+
+
+class EmailTaken(ApiError):
+    def __init__(self) -> None:
+        super().__init__(409, EMAIL_TAKEN)
+
+
+def _commit_or_conflict() -> None:
+    # The unique index decides between concurrent writers, not a pre-check.
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise EmailTaken() from None
+
+
+def create_user(
+    *,
+    email: str,
+    password: str,
+    name: str,
+    age: int | None = None,
+    is_admin: bool = False,
+) -> User:
+    password_hash = hash_password(password)  # before the transaction: hashing is slow
+    user = User(email=email, password_hash=password_hash, name=name, age=age, is_admin=is_admin)
+    db.session.add(user)
+    _commit_or_conflict()
+    return user
+
+
+def update_user(user: User, changes: dict[str, Any]) -> User:
+    for field, value in changes.items():
+        setattr(user, field, value)
+    _commit_or_conflict()
+    return user
+
+
+def delete_user(user: User) -> None:
+    # refresh_tokens rows go with it (ON DELETE CASCADE); ids are never reused.
+    db.session.delete(user)
+    db.session.commit()
+
+
+def set_user_active(user: User, active: bool) -> User:
+    user.is_active = active
+    db.session.commit()
+    return user
+
+
+def change_password(
+    user: User, *, current_password: str, new_password: str, access_claims: dict[str, Any]
+) -> None:
+    """Set a new password and revoke every token issued before, this request's included."""
+    if not verify_password(user.password_hash, current_password):
+        raise ValidationFailed(
+            [{"field": "current_password", "message": "The current password is incorrect."}]
+        )
+    user.password_hash = hash_password(new_password)
+    tokens.revoke_all_for_user(user, access_claims)
+    db.session.commit()
+
+
+def authenticate(*, email: str, password: str) -> User | None:
+    """The active user with these credentials; the same work whether or not the email exists."""
+    user = db.session.scalar(select(User).where(User.email == email.lower()))
+    # End the read before the slow hash check, so no transaction waits on it.
+    db.session.commit()
+    valid = verify_password(user.password_hash if user else None, password)
+    if user is None or not valid or not user.is_active:
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db.session.add(user)
+    return user
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise ApiError(404, "The user was not found.")
+    return user
+
+
+def list_users(
+    *, limit: int, offset: int, search: str | None, is_active: bool | None
+) -> tuple[int, list[User]]:
+    query = select(User)
+    if search:
+        # str.lower() on both sides (SQLite's lower() is registered as Python's).
+        pattern = search.lower()
+        query = query.where(
+            or_(
+                func.lower(User.name).contains(pattern, autoescape=True),
+                func.lower(User.email).contains(pattern, autoescape=True),
+            )
+        )
+    if is_active is not None:
+        query = query.where(User.is_active.is_(is_active))
+    count = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    users = db.session.scalars(query.order_by(User.id).limit(limit).offset(offset)).all()
+    return count, list(users)
+
+
+def ensure_first_admin(*, email: str, password: str) -> bool:
+    """Create the bootstrap admin unless the email is taken; True when created.
+
+    Safe to run from several processes at once: the unique index decides.
+    """
+    email = email.lower()
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        return False
+    try:
+        create_user(email=email, password=password, name="Admin", is_admin=True)
+    except EmailTaken:
+        return False
+    return True

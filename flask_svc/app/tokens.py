@@ -1,0 +1,222 @@
+"""Token pairs, refresh-token rotation and revocation (database, or Redis for the deny-list)."""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt as pyjwt
+import redis
+from flask import current_app
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+from flask_jwt_extended.exceptions import JWTExtendedException
+from sqlalchemy import select, update
+
+from .extensions import db, insert_ignoring_conflicts
+from .models import RefreshToken, RevokedToken, User, utcnow
+from .schemas import TokenPair
+
+SUBJECT = re.compile(r"[1-9][0-9]{0,18}")
+REQUIRED_CLAIMS = ("sub", "type", "jti", "iat", "exp")
+REVOKED_PREFIX = "revoked:"
+
+
+def claims_problem(claims: dict[str, Any]) -> str | None:
+    """Why a token's claims do not have the shared shape, or None when they do."""
+    for claim in REQUIRED_CLAIMS:
+        if claim not in claims:
+            return f"Missing claim: {claim}"
+    sub, jti = claims["sub"], claims["jti"]
+    if not isinstance(sub, str) or not SUBJECT.fullmatch(sub) or int(sub) >= 2**63:
+        return "Invalid claim: sub"
+    if not isinstance(jti, str) or not 1 <= len(jti) <= 64:
+        return "Invalid claim: jti"
+    if claims["type"] not in ("access", "refresh"):
+        return "Invalid claim: type"
+    return None
+
+
+def redis_client() -> redis.Redis | None:
+    client: redis.Redis | None = current_app.extensions.get("redis_client")
+    return client
+
+
+def _expiry(claims: dict[str, Any]) -> datetime:
+    return datetime.fromtimestamp(claims["exp"], UTC)
+
+
+def issue_token_pair(user: User, *, family_id: str | None = None) -> TokenPair:
+    """A new access and refresh token; the refresh token is recorded in its family."""
+    identity = str(user.id)
+    access_token = create_access_token(identity=identity)
+    refresh_token = create_refresh_token(identity=identity)
+    access, refresh = decode_token(access_token), decode_token(refresh_token)
+    db.session.add(
+        RefreshToken(
+            jti=refresh["jti"],
+            user_id=user.id,
+            family_id=family_id or str(uuid.uuid4()),
+            access_jti=access["jti"],
+            access_expires_at=_expiry(access),
+            expires_at=_expiry(refresh),
+        )
+    )
+    lifetime = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    return TokenPair(
+        access_token=access_token,
+        refresh_token=refresh_token,
+        expires_in=int(lifetime.total_seconds()),
+    )
+
+
+def decode_refresh_token(token: str) -> dict[str, Any] | None:
+    """The claims of a valid refresh token (signature, expiry, shape), else None."""
+    try:
+        claims = decode_token(token)
+    except (pyjwt.PyJWTError, JWTExtendedException):
+        return None
+    return claims if claims["type"] == "refresh" else None
+
+
+def _revoke_family(family_id: str, now: datetime) -> None:
+    db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def _record_as_used(claims: dict[str, Any], now: datetime) -> str | None:
+    """Record a refresh token issued elsewhere as used; its new family id if this call won."""
+    family_id = str(uuid.uuid4())
+    inserted = db.session.execute(
+        insert_ignoring_conflicts(RefreshToken).values(
+            jti=claims["jti"],
+            user_id=int(claims["sub"]),
+            family_id=family_id,
+            expires_at=_expiry(claims),
+            revoked_at=now,
+            created_at=now,
+        )
+    )
+    return family_id if inserted.rowcount == 1 else None
+
+
+def rotate_refresh_token(claims: dict[str, Any], user: User) -> TokenPair | None:
+    """Revoke the presented refresh token and issue a new pair in its family.
+
+    The conditional UPDATE lets exactly one concurrent caller win. A token
+    already revoked is reuse: its whole family is revoked and None returned.
+    """
+    now = utcnow()
+    jti = claims["jti"]
+    won = db.session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.jti == jti,
+            RefreshToken.user_id == user.id,
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    row = db.session.execute(
+        select(RefreshToken.family_id, RefreshToken.user_id).where(RefreshToken.jti == jti)
+    ).one_or_none()
+    if won.rowcount == 1 and row is not None:
+        family_id: str | None = row.family_id
+    elif row is not None:
+        if row.user_id == user.id:
+            _revoke_family(row.family_id, now)
+            db.session.commit()
+        return None
+    else:
+        family_id = _record_as_used(claims, now)
+        if family_id is None:
+            db.session.rollback()
+            return None
+    pair = issue_token_pair(user, family_id=family_id)
+    db.session.commit()
+    return pair
+
+
+def _deny(jtis: dict[str, datetime]) -> None:
+    """Put access token ids on the deny-list until they expire."""
+    now = utcnow()
+    live = {jti: expires for jti, expires in jtis.items() if expires > now}
+    if not live:
+        return
+    client = redis_client()
+    if client is not None:
+        with client.pipeline() as pipe:
+            for jti, expires in live.items():
+                seconds = max(1, math.ceil((expires - now).total_seconds()))
+                pipe.set(REVOKED_PREFIX + jti, 1, ex=seconds)
+            pipe.execute()
+        return
+    for jti, expires in live.items():
+        db.session.execute(
+            insert_ignoring_conflicts(RevokedToken).values(jti=jti, expires_at=expires)
+        )
+
+
+def is_token_revoked(jti: str) -> bool:
+    client = redis_client()
+    if client is not None:
+        return bool(client.exists(REVOKED_PREFIX + jti))
+    return db.session.get(RevokedToken, jti) is not None
+
+
+def revoke_tokens(user: User, access_claims: dict[str, Any], refresh_token: str | None) -> None:
+    """Logout: the presented access token and, if it is this user's, the refresh token's family.
+
+    A refresh token that is malformed, expired, unknown or someone else's
+    revokes nothing else.
+    """
+    now = utcnow()
+    claims = decode_refresh_token(refresh_token) if refresh_token else None
+    if claims is not None and claims["sub"] == str(user.id):
+        row = db.session.get(RefreshToken, claims["jti"])
+        if row is None:
+            _record_as_used(claims, now)
+        elif row.user_id == user.id:
+            _revoke_family(row.family_id, now)
+    # Redis first: if it is down the request fails and the database rolls back.
+    _deny({access_claims["jti"]: _expiry(access_claims)})
+    db.session.commit()
+
+
+def revoke_all_for_user(user: User, current_access: dict[str, Any] | None = None) -> None:
+    """Password change: every access token recorded for the user, and all refresh tokens."""
+    now = utcnow()
+    rows = db.session.execute(
+        select(RefreshToken.access_jti, RefreshToken.access_expires_at).where(
+            RefreshToken.user_id == user.id,
+            RefreshToken.access_jti.is_not(None),
+            RefreshToken.access_expires_at > now,
+        )
+    ).all()
+    jtis = {jti: expires for jti, expires in rows if jti and expires}
+    if current_access is not None:
+        jtis[current_access["jti"]] = _expiry(current_access)
+    _deny(jtis)
+    db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def prune_expired() -> int:
+    """Delete deny-list rows and refresh records whose tokens have expired."""
+    now = utcnow()
+    removed = db.session.execute(
+        RevokedToken.__table__.delete().where(RevokedToken.expires_at <= now)
+    ).rowcount
+    removed += db.session.execute(
+        RefreshToken.__table__.delete().where(RefreshToken.expires_at <= now)
+    ).rowcount
+    db.session.commit()
+    return int(removed or 0)

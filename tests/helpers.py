@@ -1,0 +1,232 @@
+"""Small helpers shared by the tests: clients, unique users, logins, tokens."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+import jwt
+
+from contract import get_contract
+
+API = "/api/v1"
+USERS = f"{API}/users"
+ME = f"{API}/users/me"
+PASSWORD = f"{API}/users/me/password"
+TOKEN = f"{API}/auth/token"
+REFRESH = f"{API}/auth/refresh"
+LOGOUT = f"{API}/auth/logout"
+
+T = TypeVar("T")
+
+
+def make_client(base_url: str, *, timeout: float = 30.0, validate: bool = True) -> httpx.Client:
+    """A client whose every response is checked against the contract.
+
+    Keep-alive is off so that consecutive requests open new connections and
+    land on both worker processes of the server.
+    """
+    hooks: dict[str, list[Callable[..., Any]]] = {"response": []}
+    if validate:
+        hooks["response"].append(get_contract().check_response)
+    return httpx.Client(
+        base_url=base_url,
+        timeout=timeout,
+        follow_redirects=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+        event_hooks=hooks,
+    )
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:16]}@example.com"
+
+
+def new_password() -> str:
+    return "pw-" + secrets.token_urlsafe(12)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Account:
+    id: int
+    email: str
+    password: str
+    name: str
+    access: str = ""
+    refresh: str = ""
+    user: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.access)
+
+
+@dataclass
+class Api:
+    """One service under test, as seen over HTTP."""
+
+    name: str
+    base_url: str
+    client: httpx.Client
+    admin_email: str | None
+    admin_password: str | None
+    secret: str | None
+    origin: str | None
+    max_failures: int
+    expires_in: int | None
+    _admin_token: tuple[float, str] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def register(
+        self,
+        *,
+        email: str | None = None,
+        password: str | None = None,
+        name: str = "Test User",
+        age: int | None = 30,
+        login: bool = True,
+    ) -> Account:
+        email = email or unique_email()
+        password = password or new_password()
+        response = self.client.post(
+            USERS, json={"email": email, "password": password, "name": name, "age": age}
+        )
+        assert response.status_code == 201, response.text
+        user = response.json()
+        account = Account(user["id"], user["email"], password, name, user=user)
+        if login:
+            pair = self.login(account.email, password)
+            account.access, account.refresh = pair["access_token"], pair["refresh_token"]
+        return account
+
+    def login_response(self, username: str, password: str, **kwargs: Any) -> httpx.Response:
+        return self.client.post(TOKEN, data={"username": username, "password": password}, **kwargs)
+
+    def login(self, username: str, password: str) -> dict[str, Any]:
+        response = self.login_response(username, password)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def relogin(self, account: Account) -> Account:
+        pair = self.login(account.email, account.password)
+        account.access, account.refresh = pair["access_token"], pair["refresh_token"]
+        return account
+
+    def admin_headers(self) -> dict[str, str]:
+        """A fresh enough admin access token (renewed well before it expires)."""
+        if not (self.admin_email and self.admin_password):
+            import pytest
+
+            pytest.skip("admin credentials unknown (set CONTRACT_ADMIN_EMAIL/PASSWORD)")
+        with self._lock:
+            now = time.monotonic()
+            if self._admin_token is None or now - self._admin_token[0] > 240:
+                pair = self.login(self.admin_email, self.admin_password)
+                self._admin_token = (now, pair["access_token"])
+            return bearer(self._admin_token[1])
+
+    def me(self, token: str) -> httpx.Response:
+        return self.client.get(ME, headers=bearer(token))
+
+    def make_admin(self, account: Account) -> Account:
+        response = self.client.patch(
+            f"{USERS}/{account.id}", json={"is_admin": True}, headers=self.admin_headers()
+        )
+        assert response.status_code == 200, response.text
+        return account
+
+
+# -- tokens ----------------------------------------------------------------------
+
+
+def claims(token: str) -> dict[str, Any]:
+    decoded: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return decoded
+
+
+def header(token: str) -> dict[str, Any]:
+    return dict(jwt.get_unverified_header(token))
+
+
+def sign(payload: Mapping[str, Any], secret: str, *, algorithm: str = "HS256") -> str:
+    return jwt.encode(dict(payload), secret, algorithm=algorithm)
+
+
+def forge(token: str, secret: str, *, drop: Iterable[str] = (), **changes: Any) -> str:
+    """Take a real token's claims, change or drop some, and sign it again."""
+    payload = claims(token)
+    for name in drop:
+        payload.pop(name, None)
+    payload.update(changes)
+    return sign(payload, secret)
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unsigned(token: str, alg: str = "none") -> str:
+    """The token's claims with `alg` in the header and no signature."""
+    head = b64(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    body = b64(json.dumps(claims(token)).encode())
+    return f"{head}.{body}."
+
+
+# -- concurrency -----------------------------------------------------------------
+
+
+def race(count: int, action: Callable[[int], T]) -> list[T]:
+    """Run `action(i)` in `count` threads released at the same moment."""
+    barrier = threading.Barrier(count)
+
+    def run(index: int) -> T:
+        barrier.wait(timeout=30)
+        return action(index)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.2) -> bool:
+    """Poll `predicate` until it holds or `timeout` seconds pass (a bounded wait)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def problem(response: httpx.Response) -> dict[str, Any]:
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def error_fields(response: httpx.Response) -> set[str]:
+    return {str(e["field"]) for e in problem(response).get("errors", [])}
+
+
+def raw_json(
+    client: httpx.Client, method: str, path: str, body: object, **kwargs: Any
+) -> httpx.Response:
+    """Send `body` as JSON with every non-ASCII character escaped, so lone
+    surrogates (`\\ud800`) reach the server as JSON escapes."""
+    headers = {"Content-Type": "application/json", **kwargs.pop("headers", {})}
+    content = json.dumps(body, ensure_ascii=True).encode()
+    return client.request(method, path, content=content, headers=headers, **kwargs)

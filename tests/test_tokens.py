@@ -1,0 +1,210 @@
+"""Every way a token is rejected, with tokens forged from real ones."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+import pytest
+
+from helpers import ME, REFRESH, USERS, Api, bearer, claims, forge, problem, sign, unsigned
+
+INVALID = 'Bearer error="invalid_token"'
+
+
+def _rejected(api: Api, token: str) -> None:
+    response = api.client.get(ME, headers=bearer(token))
+    assert response.status_code == 401, claims_or_raw(token)
+    assert response.headers["www-authenticate"] == INVALID
+    assert problem(response)["detail"] == "Invalid or expired token."
+
+
+def claims_or_raw(token: str) -> object:
+    try:
+        return claims(token)
+    except jwt.PyJWTError:
+        return token
+
+
+def test_a_forged_copy_with_the_same_claims_is_accepted(api: Api, secret: str) -> None:
+    # Proves the forging itself is sound, so the rejections below mean something.
+    account = api.register()
+    copy = forge(account.access, secret)
+    assert api.me(copy).status_code == 200
+
+
+def test_exactly_the_contract_claims_are_enough(api: Api, secret: str) -> None:
+    account = api.register()
+    now = int(time.time())
+    token = sign(
+        {
+            "sub": str(account.id),
+            "type": "access",
+            "jti": "manual-jti-1",
+            "iat": now - 5,
+            "exp": now + 300,
+        },
+        secret,
+    )
+    assert api.me(token).status_code == 200
+    extra = sign(
+        {
+            "sub": str(account.id),
+            "type": "access",
+            "jti": "manual-jti-2",
+            "iat": now - 5,
+            "exp": now + 300,
+            "fresh": False,
+            "whatever": [1, 2],
+        },
+        secret,
+    )
+    assert api.me(extra).status_code == 200
+
+
+def test_bad_signature(api: Api) -> None:
+    account = api.register()
+    _rejected(api, forge(account.access, "another-secret-that-is-long-enough-123456"))
+    head, body, signature = account.access.split(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    _rejected(api, f"{head}.{body}.{flipped}")
+    _rejected(api, f"{head}.{body}.")
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE", "HS256"])
+def test_unsigned_tokens(api: Api, alg: str) -> None:
+    account = api.register()
+    _rejected(api, unsigned(account.access, alg))
+
+
+@pytest.mark.parametrize("alg", ["HS384", "HS512"])
+def test_other_algorithms_with_the_right_key(api: Api, secret: str, alg: str) -> None:
+    account = api.register()
+    _rejected(api, jwt.encode(claims(account.access), secret, algorithm=alg))
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["x", "a.b", "a.b.c", "a.b.c.d", "....", "eyJhbGciOiJIUzI1NiJ9.e30.", "Ω.Ω.Ω"],
+)
+def test_malformed(api: Api, token: str) -> None:
+    response = api.client.get(ME, headers=[(b"Authorization", f"Bearer {token}".encode())])
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == INVALID
+
+
+def test_expired(api: Api, secret: str) -> None:
+    account = api.register()
+    now = int(time.time())
+    _rejected(api, forge(account.access, secret, iat=now - 120, exp=now - 60))
+    _rejected(api, forge(account.access, secret, iat=now - 120, exp=now - 2))
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf"])
+def test_not_yet_valid(api: Api, secret: str, claim: str) -> None:
+    account = api.register()
+    now = int(time.time())
+    _rejected(api, sign({**claims(account.access), claim: now + 120}, secret))
+    # No leeway: even a few seconds ahead is too early.
+    _rejected(api, sign({**claims(account.access), claim: now + 20}, secret))
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "sub", "type", "jti"])
+def test_missing_claims(api: Api, secret: str, claim: str) -> None:
+    account = api.register()
+    _rejected(api, forge(account.access, secret, drop=[claim]))
+
+
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [
+        ("sub", 1),
+        ("sub", None),
+        ("sub", ["1"]),
+        ("sub", "abc"),
+        ("sub", "1.0"),
+        ("sub", " 1"),
+        ("sub", "-1"),
+        ("sub", "0"),
+        ("sub", "99999999999999999999999"),
+        ("type", "refresh"),
+        ("type", "ACCESS"),
+        ("type", None),
+        ("type", 1),
+        ("jti", ""),
+        ("jti", 5),
+        ("jti", None),
+        ("jti", "j" * 65),
+        ("exp", "9999999999"),
+        ("iat", "0"),
+        ("exp", 1.5),
+    ],
+)
+def test_bad_claim_values(api: Api, secret: str, claim: str, value: Any) -> None:
+    account = api.register()
+    if claim == "sub" and value == 1:
+        value = account.id  # the user's own id, but as a number
+    _rejected(api, forge(account.access, secret, **{claim: value}))
+
+
+def test_sub_naming_no_user(api: Api, secret: str) -> None:
+    account = api.register()
+    _rejected(api, forge(account.access, secret, sub="9223372036854775000"))
+
+
+def test_refresh_type_checks(api: Api, secret: str) -> None:
+    account = api.register()
+    as_access = forge(account.refresh, secret, type="access")
+    # A refresh token relabelled as access: signed correctly, so only its
+    # jti and claims decide; the refresh endpoint still wants type refresh.
+    response = api.client.post(REFRESH, json={"refresh_token": forge(account.access, secret)})
+    assert response.status_code == 401
+    assert api.client.post(REFRESH, json={"refresh_token": as_access}).status_code == 401
+    expired = forge(account.refresh, secret, exp=int(time.time()) - 10)
+    assert api.client.post(REFRESH, json={"refresh_token": expired}).status_code == 401
+    no_jti = forge(account.refresh, secret, drop=["jti"])
+    assert api.client.post(REFRESH, json={"refresh_token": no_jti}).status_code == 401
+
+
+def test_unknown_valid_refresh_token_starts_a_new_family(api: Api, secret: str) -> None:
+    # As if issued by another service with the same secret: accepted once.
+    account = api.register()
+    now = int(time.time())
+    foreign = sign(
+        {
+            "sub": str(account.id),
+            "type": "refresh",
+            "jti": "foreign-refresh-" + str(now) + "-" + str(account.id),
+            "iat": now - 1,
+            "exp": now + 3600,
+        },
+        secret,
+    )
+    first = api.client.post(REFRESH, json={"refresh_token": foreign})
+    assert first.status_code == 200
+    second = api.client.post(REFRESH, json={"refresh_token": foreign})
+    assert second.status_code == 401
+    # The reuse revoked the new family too.
+    rotated = first.json()["refresh_token"]
+    assert api.client.post(REFRESH, json={"refresh_token": rotated}).status_code == 401
+
+
+def test_deleted_users_token_never_reaches_a_new_account(api: Api, secret: str) -> None:
+    account = api.register()
+    api.client.delete(ME, headers=account.headers)
+    _rejected(api, account.access)
+    _rejected(api, forge(account.access, secret, jti="after-delete-" + str(account.id)))
+    newcomer = api.register()
+    assert newcomer.id != account.id
+
+
+def test_inactive_users_tokens_stop_at_once(api: Api, admin: dict[str, str]) -> None:
+    account = api.register()
+    assert api.client.post(f"{USERS}/{account.id}/deactivate", headers=admin).status_code == 200
+    for _ in range(4):
+        _rejected(api, account.access)
+    assert api.client.post(REFRESH, json={"refresh_token": account.refresh}).status_code == 401
+    assert api.client.post(f"{USERS}/{account.id}/activate", headers=admin).status_code == 200
+    # Deactivation is not revocation: the tokens work again once active.
+    assert api.me(account.access).status_code == 200
