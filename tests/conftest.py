@@ -25,7 +25,7 @@ import pytest
 import redis
 
 import servers
-from helpers import Api, make_client
+from helpers import Account, Api, make_client
 from servers import SERVICES, RunningServer, Settings
 
 EXTERNAL = "external"
@@ -215,3 +215,13 @@ def server_factory(target: Target, tmp_path: Path) -> ServerFactory:
             yield stack.enter_context(servers.run_server(spec, database_url=database_url, **kwargs))
 
     return start
+
+
+@pytest.fixture(scope="session")
+def reader(api: Api) -> Account:
+    """One logged-in user shared by the tests that only read or get rejected.
+
+    Password hashing dominates the suite's run time; tests that never change
+    their user share this one instead of registering their own.
+    """
+    return api.register(name="Shared Reader")

@@ -12,6 +12,7 @@ from helpers import (
     ME,
     REFRESH,
     TOKEN,
+    Account,
     Api,
     bearer,
     claims,
@@ -172,8 +173,8 @@ def test_login_username_is_case_insensitive(api: Api) -> None:
     assert response.status_code == 200
 
 
-def test_bearer_scheme_is_case_insensitive(api: Api) -> None:
-    account = api.register()
+def test_bearer_scheme_is_case_insensitive(api: Api, reader: Account) -> None:
+    account = reader
     for scheme in ("bearer", "BEARER", "BeArEr"):
         response = api.client.get(ME, headers={"Authorization": f"{scheme} {account.access}"})
         assert response.status_code == 200, scheme
@@ -232,8 +233,8 @@ def test_reuse_revokes_the_whole_family(api: Api) -> None:
     assert survivor.status_code == 200
 
 
-def test_access_token_is_not_a_refresh_token(api: Api) -> None:
-    account = api.register()
+def test_access_token_is_not_a_refresh_token(api: Api, reader: Account) -> None:
+    account = reader
     response = api.client.post(REFRESH, json={"refresh_token": account.access})
     assert response.status_code == 401
     as_bearer = api.client.get(ME, headers=bearer(account.refresh))
@@ -355,8 +356,8 @@ def test_logout_with_a_refresh_token_as_bearer_is_401(api: Api) -> None:
     assert response.status_code == 401
 
 
-def test_jti_is_a_uuid(api: Api) -> None:
-    account = api.register()
+def test_jti_is_a_uuid(api: Api, reader: Account) -> None:
+    account = reader
     for token in (account.access, account.refresh):
         jti = claims(token)["jti"]
         # Dashed or plain hex: both are spellings of a UUID.

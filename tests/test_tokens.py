@@ -8,7 +8,7 @@ from typing import Any
 import jwt
 import pytest
 
-from helpers import ME, REFRESH, USERS, Api, bearer, claims, forge, problem, sign, unsigned
+from helpers import ME, REFRESH, USERS, Account, Api, bearer, claims, forge, problem, sign, unsigned
 
 INVALID = 'Bearer error="invalid_token"'
 
@@ -27,15 +27,17 @@ def claims_or_raw(token: str) -> object:
         return token
 
 
-def test_a_forged_copy_with_the_same_claims_is_accepted(api: Api, secret: str) -> None:
+def test_a_forged_copy_with_the_same_claims_is_accepted(
+    api: Api, reader: Account, secret: str
+) -> None:
     # Proves the forging itself is sound, so the rejections below mean something.
-    account = api.register()
+    account = reader
     copy = forge(account.access, secret)
     assert api.me(copy).status_code == 200
 
 
-def test_exactly_the_contract_claims_are_enough(api: Api, secret: str) -> None:
-    account = api.register()
+def test_exactly_the_contract_claims_are_enough(api: Api, reader: Account, secret: str) -> None:
+    account = reader
     now = int(time.time())
     token = sign(
         {
@@ -63,8 +65,8 @@ def test_exactly_the_contract_claims_are_enough(api: Api, secret: str) -> None:
     assert api.me(extra).status_code == 200
 
 
-def test_bad_signature(api: Api) -> None:
-    account = api.register()
+def test_bad_signature(api: Api, reader: Account) -> None:
+    account = reader
     _rejected(api, forge(account.access, "another-secret-that-is-long-enough-123456"))
     head, body, signature = account.access.split(".")
     flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
@@ -73,14 +75,16 @@ def test_bad_signature(api: Api) -> None:
 
 
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "HS256"])
-def test_unsigned_tokens(api: Api, alg: str) -> None:
-    account = api.register()
+def test_unsigned_tokens(api: Api, reader: Account, alg: str) -> None:
+    account = reader
     _rejected(api, unsigned(account.access, alg))
 
 
 @pytest.mark.parametrize("alg", ["HS384", "HS512"])
-def test_other_algorithms_with_the_right_key(api: Api, secret: str, alg: str) -> None:
-    account = api.register()
+def test_other_algorithms_with_the_right_key(
+    api: Api, reader: Account, secret: str, alg: str
+) -> None:
+    account = reader
     _rejected(api, jwt.encode(claims(account.access), secret, algorithm=alg))
 
 
@@ -94,16 +98,16 @@ def test_malformed(api: Api, token: str) -> None:
     assert response.headers["www-authenticate"] == INVALID
 
 
-def test_expired(api: Api, secret: str) -> None:
-    account = api.register()
+def test_expired(api: Api, reader: Account, secret: str) -> None:
+    account = reader
     now = int(time.time())
     _rejected(api, forge(account.access, secret, iat=now - 120, exp=now - 60))
     _rejected(api, forge(account.access, secret, iat=now - 120, exp=now - 2))
 
 
 @pytest.mark.parametrize("claim", ["iat", "nbf"])
-def test_not_yet_valid(api: Api, secret: str, claim: str) -> None:
-    account = api.register()
+def test_not_yet_valid(api: Api, reader: Account, secret: str, claim: str) -> None:
+    account = reader
     now = int(time.time())
     _rejected(api, sign({**claims(account.access), claim: now + 120}, secret))
     # No leeway: even a few seconds ahead is too early.
@@ -111,8 +115,8 @@ def test_not_yet_valid(api: Api, secret: str, claim: str) -> None:
 
 
 @pytest.mark.parametrize("claim", ["exp", "iat", "sub", "type", "jti"])
-def test_missing_claims(api: Api, secret: str, claim: str) -> None:
-    account = api.register()
+def test_missing_claims(api: Api, reader: Account, secret: str, claim: str) -> None:
+    account = reader
     _rejected(api, forge(account.access, secret, drop=[claim]))
 
 
@@ -141,15 +145,15 @@ def test_missing_claims(api: Api, secret: str, claim: str) -> None:
         ("exp", 1.5),
     ],
 )
-def test_bad_claim_values(api: Api, secret: str, claim: str, value: Any) -> None:
-    account = api.register()
+def test_bad_claim_values(api: Api, reader: Account, secret: str, claim: str, value: Any) -> None:
+    account = reader
     if claim == "sub" and value == 1:
         value = account.id  # the user's own id, but as a number
     _rejected(api, forge(account.access, secret, **{claim: value}))
 
 
-def test_sub_naming_no_user(api: Api, secret: str) -> None:
-    account = api.register()
+def test_sub_naming_no_user(api: Api, reader: Account, secret: str) -> None:
+    account = reader
     _rejected(api, forge(account.access, secret, sub="9223372036854775000"))
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from helpers import LOGOUT, ME, PASSWORD, REFRESH, TOKEN, USERS, Api, problem, unique_email
+from helpers import LOGOUT, ME, PASSWORD, REFRESH, TOKEN, USERS, Account, Api, problem, unique_email
 
 MIB = 1024 * 1024
 
@@ -145,8 +145,8 @@ def test_malformed_json_is_400(api: Api, body: bytes) -> None:
 
 
 @pytest.mark.parametrize("path", [REFRESH, PASSWORD, ME])
-def test_malformed_json_is_400_everywhere(api: Api, path: str) -> None:
-    account = api.register()
+def test_malformed_json_is_400_everywhere(api: Api, reader: Account, path: str) -> None:
+    account = reader
     method = {REFRESH: "POST", PASSWORD: "PUT", ME: "PATCH"}[path]
     response = api.client.request(
         method,

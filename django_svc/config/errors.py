@@ -154,9 +154,7 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> HttpRespons
     if status == 401:
         request = context.get("request")
         sent = request is not None and "HTTP_AUTHORIZATION" in request.META
-        headers.setdefault(
-            "WWW-Authenticate", 'Bearer error="invalid_token"' if sent else "Bearer"
-        )
+        headers.setdefault("WWW-Authenticate", 'Bearer error="invalid_token"' if sent else "Bearer")
     if getattr(exc, "wait", None) is not None:
         headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
     return problem_response(status, detail, headers=headers)

@@ -102,7 +102,7 @@ class CorsMiddleware:
         else:
             response = self.get_response(request)
         if allowed:
-            response["Access-Control-Allow-Origin"] = origin
+            response["Access-Control-Allow-Origin"] = str(origin)
             response["Access-Control-Expose-Headers"] = "X-Request-ID"
             vary = response.get("Vary")
             response["Vary"] = f"{vary}, Origin" if vary else "Origin"
@@ -144,7 +144,7 @@ class BodySizeLimitMiddleware:
             if len(buffer) > self.limit:
                 return self._too_large()
             data = bytes(buffer)
-            request._stream = LimitedStream(io.BytesIO(data), len(data))  # type: ignore[attr-defined]
+            request._stream = LimitedStream(io.BytesIO(data), len(data))  # type: ignore[assignment]
             request.META["CONTENT_LENGTH"] = str(len(data))
         return self.get_response(request)
 

@@ -5,8 +5,6 @@ The variable names are shared with the FastAPI and Flask services; see
 """
 
 import os
-import sys
-import warnings
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,14 +20,11 @@ if APP_ENV not in {"development", "production", "test"}:
 
 _DEV_JWT_SECRET = "development-only-secret-change-me-0123456789"
 JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY", "")
+JWT_SECRET_KEY_IS_DEFAULT = not JWT_SECRET_KEY
 if not JWT_SECRET_KEY:
     if APP_ENV == "production":
         raise ImproperlyConfigured(
             "JWT_SECRET_KEY is required when APP_ENV=production (at least 32 bytes)."
-        )
-    if "pytest" not in sys.modules:
-        warnings.warn(
-            "JWT_SECRET_KEY is not set: using an insecure development key.", stacklevel=1
         )
     JWT_SECRET_KEY = _DEV_JWT_SECRET
 elif APP_ENV == "production" and len(JWT_SECRET_KEY.encode()) < 32:
@@ -192,7 +187,6 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
 # The admin and Swagger UI assets are served straight from the installed apps,
 # so the prepare step needs no `collectstatic`.
 WHITENOISE_USE_FINDERS = True

@@ -1,7 +1,12 @@
 import os
+import warnings
 
+from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 application = get_wsgi_application()
+
+if settings.JWT_SECRET_KEY_IS_DEFAULT:
+    warnings.warn("JWT_SECRET_KEY is not set: using an insecure development key.", stacklevel=1)

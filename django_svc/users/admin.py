@@ -1,5 +1,3 @@
-from typing import Any
-
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -9,7 +7,7 @@ from django.http import HttpRequest
 from users.models import User
 
 
-class UserCreationForm(AdminUserCreationForm):  # type: ignore[type-arg]
+class UserCreationForm(AdminUserCreationForm):
     class Meta:
         model = User
         fields = ("email", "name")
@@ -51,6 +49,3 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         count = queryset.update(is_active=False)
         self.message_user(request, f"{count} user(s) deactivated.", messages.SUCCESS)
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        return super().get_form(request, obj, change=change, **kwargs)

@@ -31,7 +31,7 @@ class BearerTokenAuthentication(JWTAuthentication):
         if len(parts) != 2 or parts[0].lower() != "bearer" or not parts[1]:
             raise AuthenticationFailed(INVALID_TOKEN)
         try:
-            token = AccessToken(parts[1])  # type: ignore[arg-type]
+            token = AccessToken(parts[1])
         except TokenError as exc:
             raise AuthenticationFailed(INVALID_TOKEN) from exc
         if is_token_revoked(jti=token.jti):

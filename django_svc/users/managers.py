@@ -21,9 +21,7 @@ class UserManager(BaseUserManager["User"]):
     def get_by_natural_key(self, username: str | None) -> "User":
         return self.get(email=normalize_email(username or ""))
 
-    def create_user(
-        self, email: str, password: str | None = None, **extra_fields: Any
-    ) -> "User":
+    def create_user(self, email: str, password: str | None = None, **extra_fields: Any) -> "User":
         if not email:
             raise ValueError("A user needs an email address.")
         extra_fields.setdefault("name", email.split("@", 1)[0][:100] or "User")

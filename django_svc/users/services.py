@@ -5,7 +5,7 @@ The same function names appear in the FastAPI and Flask services.
 
 import uuid
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from django.conf import settings
 from django.contrib.auth import authenticate as django_authenticate
@@ -87,13 +87,11 @@ def change_password(
     with transaction.atomic():
         user.save(update_fields=["password"])
         live = RefreshTokenRecord.objects.filter(user=user, access_expires_at__gt=now)
-        denied = {jti: expires for jti, expires in live.values_list("access_jti", "access_expires_at")}
+        denied = dict(live.values_list("access_jti", "access_expires_at"))
         if access_token is not None:
             denied[access_token.jti] = access_token.expires_at
         revocation.deny_access_tokens(denied)
-        RefreshTokenRecord.objects.filter(user=user, revoked_at__isnull=True).update(
-            revoked_at=now
-        )
+        RefreshTokenRecord.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
 
 
 def ensure_first_admin() -> User | None:
@@ -124,8 +122,8 @@ def authenticate(*, email: str, password: str) -> User | None:
 
 
 def issue_token_pair(*, user: User, family_id: str | None = None) -> TokenPair:
-    refresh = RefreshToken.for_user(user)
-    access = refresh.access_token
+    refresh = cast(RefreshToken, RefreshToken.for_user(user))
+    access = cast(AccessToken, refresh.access_token)
     RefreshTokenRecord.objects.create(
         jti=refresh.jti,
         user=user,
@@ -138,7 +136,7 @@ def issue_token_pair(*, user: User, family_id: str | None = None) -> TokenPair:
         "access_token": str(access),
         "refresh_token": str(refresh),
         "token_type": "bearer",
-        "expires_in": int(settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds()),
+        "expires_in": settings.ACCESS_TOKEN_MINUTES * 60,
     }
 
 

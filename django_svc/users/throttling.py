@@ -45,7 +45,7 @@ def client_address(request: HttpRequest) -> str:
     """
     peer = str(request.META.get("REMOTE_ADDR", ""))
     trusted = [t.strip() for t in settings.FORWARDED_ALLOW_IPS.split(",") if t.strip()]
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
     if not trusted or not forwarded or not _trusted(peer, trusted):
         return peer
     hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]

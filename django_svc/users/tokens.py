@@ -102,5 +102,5 @@ class AccessToken(StrictClaimsMixin, SimpleAccessToken):
     pass
 
 
-class RefreshToken(StrictClaimsMixin, SimpleRefreshToken):
+class RefreshToken(StrictClaimsMixin, SimpleRefreshToken):  # type: ignore[misc]
     access_token_class = AccessToken

@@ -45,8 +45,9 @@ from users.throttling import (
     register_login_failure,
 )
 
-BEARER: list[dict[str, list[str]]] = [{"OAuth2PasswordBearer": []}]
-PUBLIC: list[dict[str, list[str]]] = []
+# drf-spectacular's stubs type `auth` as names, but it takes security requirement objects.
+BEARER: Any = [{"OAuth2PasswordBearer": []}]
+PUBLIC: Any = []
 
 
 def _problems(*codes: int) -> dict[int, OpenApiResponse]:
@@ -81,14 +82,12 @@ def _no_store(response: Response) -> Response:
     return response
 
 
+# The project's base view (a comment, not a docstring: drf-spectacular would
+# publish a docstring as every operation's description). No OPTIONS handler:
+# a CORS preflight is answered by the middleware, any other OPTIONS is 405.
+# A method the path does not have is 405 before authentication, where DRF
+# would answer 401 first.
 class ApiView(APIView):
-    """The project's base view.
-
-    No OPTIONS handler (a CORS preflight is answered by the middleware; any
-    other OPTIONS is 405), and a method the path does not have is 405 before
-    authentication: DRF would otherwise answer 401 first.
-    """
-
     http_method_names = ["get", "post", "put", "patch", "delete", "head"]  # noqa: RUF012
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -161,8 +160,10 @@ class UserCollectionApi(ApiView):
         page = list(users[offset : offset + limit]) if offset < count else []
 
         def link(page_offset: int) -> str:
-            params = {key: str(value).lower() if key == "is_active" else value
-                      for key, value in filters.items()}
+            params = {
+                key: str(value).lower() if key == "is_active" else value
+                for key, value in filters.items()
+            }
             params.update(limit=str(limit), offset=str(page_offset))
             return request.build_absolute_uri(f"{request.path}?{urlencode(params)}")
 
@@ -273,6 +274,7 @@ class MeApi(ApiView):
         responses={200: UserOutput, **_problems(401, 503)},
     )
     def get(self, request: Request) -> Response:
+        assert isinstance(request.user, User)
         return Response(UserOutput(request.user).data)
 
     @extend_schema(
@@ -398,4 +400,3 @@ class UserDeactivateApi(AdminApi):
     def post(self, request: Request, user_id: int) -> Response:
         user = services.set_user_active(user=_user_or_404(user_id), is_active=False)
         return Response(UserOutput(user).data)
-

@@ -15,7 +15,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 # A dead database must give 503 within 5 seconds, never a hang.
 CONNECT_TIMEOUT_SECONDS = 2
-COMMAND_TIMEOUT_SECONDS = 3
+COMMAND_TIMEOUT_SECONDS = 2
 POOL_TIMEOUT_SECONDS = 2
 SQLITE_BUSY_TIMEOUT_SECONDS = 5
 

@@ -101,7 +101,7 @@ def decode_token(settings: Settings, token: str, *, expected_type: TokenType) ->
         payload.get("sub"),
         payload.get("jti"),
         payload.get("type"),
-        payload.get("exp"),
+        payload["exp"],
     )
     if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit():
         raise InvalidTokenError
@@ -112,6 +112,9 @@ def decode_token(settings: Settings, token: str, *, expected_type: TokenType) ->
         raise InvalidTokenError
     if token_type != expected_type:
         raise InvalidTokenError
-    if isinstance(exp, bool) or not isinstance(exp, int | float):
-        raise InvalidTokenError
-    return TokenClaims(user_id=user_id, type=token_type, jti=jti, expires_at=int(exp))
+    # Times are integer seconds; PyJWT would also accept numeric strings.
+    for name in ("exp", "iat", "nbf"):
+        value = payload.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidTokenError
+    return TokenClaims(user_id=user_id, type=token_type, jti=jti, expires_at=exp)

@@ -119,6 +119,8 @@ async def authenticate(
 ) -> User | None:
     """The user for these credentials, or None; every failure costs one hash check."""
     user = await get_user_by_email(session, email=email.lower())
+    # End the transaction before the slow hash check: on SQLite it holds the write lock.
+    await session.commit()
     if user is None:
         await verify_password(settings, password, await _dummy_hash(settings))
         return None
@@ -273,6 +275,7 @@ async def change_password(
     current_password: str,
     new_password: str,
 ) -> None:
+    await session.commit()  # no transaction (nor SQLite lock) held while hashing
     if not await verify_password(settings, current_password, user.password):
         raise errors.validation_problem("current_password", "The current password is incorrect.")
     now = utcnow()
@@ -306,6 +309,7 @@ async def ensure_first_admin(
     existing = await get_user_by_email(session, email=data.email)
     if existing is not None:
         return None
+    await session.commit()  # no transaction (nor SQLite lock) held while hashing
     try:
         return await create_user(session, settings, data=data, is_admin=True)
     except errors.APIProblem:

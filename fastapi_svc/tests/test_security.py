@@ -61,6 +61,8 @@ def test_round_trip(settings: Settings) -> None:
         _claims(exp=int(time.time()) - 1),
         _claims(iat=int(time.time()) + 30),
         _claims(nbf=int(time.time()) + 30),
+        _claims(iat="0"),
+        _claims(exp=float(int(time.time()) + 60)),
     ],
 )
 def test_rejected_claims(settings: Settings, claims: dict[str, Any]) -> None:

@@ -53,8 +53,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config.from_environ(os.environ))
     if test_config is not None:
         app.config.from_mapping(test_config)
-    config.check_secret(app.config["APP_ENV"], app.config["JWT_SECRET_KEY"])
-    if app.config.get("JWT_SECRET_KEY_IS_DEFAULT"):
+    if test_config is None or "TESTING" not in test_config:
+        app.testing = app.config["APP_ENV"] == "test"
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", config.engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    )
+    secret = app.config["JWT_SECRET_KEY"]
+    is_default = secret == config.DEVELOPMENT_SECRET_KEY
+    config.check_secret(app.config["APP_ENV"], None if is_default else secret)
+    if is_default:
         log.warning("JWT_SECRET_KEY is not set; using the development key (never in production).")
 
     # Paths are exact: no redirect to a merged or slash-terminated spelling.

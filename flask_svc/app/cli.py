@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from . import services, tokens
 from .errors import ValidationFailed
@@ -19,6 +20,7 @@ def _checked_admin(email: str, password: str, name: str) -> UserCreate:
 
 
 @click.command("bootstrap-admin")
+@with_appcontext
 def bootstrap_admin() -> None:
     """Create the admin from FIRST_ADMIN_EMAIL/FIRST_ADMIN_PASSWORD, if both are set.
 
@@ -37,6 +39,7 @@ def bootstrap_admin() -> None:
 
 
 @click.command("create-admin")
+@with_appcontext
 @click.option("--email", required=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--name", default="Admin", show_default=True)
@@ -47,12 +50,13 @@ def create_admin(email: str, password: str, name: str) -> None:
         services.create_user(
             email=admin.email, password=admin.password, name=admin.name, is_admin=True
         )
-    except services.EmailTaken:
+    except services.EmailTakenError:
         raise click.ClickException(f"A user with the email {admin.email} already exists.") from None
     click.echo(f"Created admin {admin.email}.")
 
 
 @click.command("prune-tokens")
+@with_appcontext
 def prune_tokens() -> None:
     """Delete deny-list entries and refresh-token records that have expired."""
     click.echo(f"Removed {tokens.prune_expired()} expired rows.")

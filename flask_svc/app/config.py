@@ -86,15 +86,12 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     access_minutes = _int(environ, "ACCESS_TOKEN_MINUTES", 15)
     return {
         "APP_ENV": app_env,
-        "TESTING": app_env == "test",
         "SQLALCHEMY_DATABASE_URI": uri,
-        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(uri),
         "REDIS_URL": environ.get("REDIS_URL", "").strip() or None,
         "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
         # OPTIONS is answered only as a CORS preflight (see middleware); any other is 405.
         "PROVIDE_AUTOMATIC_OPTIONS": False,
         "JWT_SECRET_KEY": secret or DEVELOPMENT_SECRET_KEY,
-        "JWT_SECRET_KEY_IS_DEFAULT": secret is None,
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=access_minutes),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=_int(environ, "REFRESH_TOKEN_DAYS", 7)),
         "LOGIN_MAX_FAILURES": _int(environ, "LOGIN_MAX_FAILURES", 5),
@@ -116,7 +113,8 @@ JWT_SETTINGS: dict[str, Any] = {
     "JWT_HEADER_TYPE": "Bearer",
     "JWT_IDENTITY_CLAIM": "sub",
     "JWT_DECODE_LEEWAY": 0,
-    "JWT_ENCODE_NBF": False,  # default True; the shared shape has no nbf (an incoming one is still checked)
+    # default True; the shared shape has no nbf (an incoming one is still checked)
+    "JWT_ENCODE_NBF": False,
     "JWT_VERIFY_SUB": True,  # PyJWT rejects a non-string sub
     "JWT_COOKIE_CSRF_PROTECT": False,  # default True writes a `csrf` claim into every token
     "JWT_ERROR_MESSAGE_KEY": "detail",

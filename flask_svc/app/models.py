@@ -48,7 +48,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 class User(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "users"
     # AUTOINCREMENT: SQLite would otherwise reuse the id of a deleted last row.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)

@@ -14,7 +14,7 @@ from .models import User
 from .security import hash_password, needs_rehash, verify_password
 
 
-class EmailTaken(ApiError):
+class EmailTakenError(ApiError):
     def __init__(self) -> None:
         super().__init__(409, EMAIL_TAKEN)
 
@@ -25,7 +25,7 @@ def _commit_or_conflict() -> None:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise EmailTaken() from None
+        raise EmailTakenError() from None
 
 
 def create_user(
@@ -77,7 +77,7 @@ def change_password(
 
 def authenticate(*, email: str, password: str) -> User | None:
     """The active user with these credentials; the same work whether or not the email exists."""
-    user = db.session.scalar(select(User).where(User.email == email.lower()))
+    user: User | None = db.session.scalar(select(User).where(User.email == email.lower()))
     # End the read before the slow hash check, so no transaction waits on it.
     db.session.commit()
     valid = verify_password(user.password_hash if user else None, password)
@@ -126,6 +126,6 @@ def ensure_first_admin(*, email: str, password: str) -> bool:
         return False
     try:
         create_user(email=email, password=password, name="Admin", is_admin=True)
-    except EmailTaken:
+    except EmailTakenError:
         return False
     return True

@@ -40,8 +40,8 @@ def login_retry_after(key: str) -> int | None:
             count, ttl_ms = pipe.execute()
         if count is None or int(count) < max_failures or ttl_ms is None or ttl_ms < 0:
             return None
-        return min(window, max(1, math.ceil(ttl_ms / 1000)))
-    row = db.session.get(LoginFailure, key)
+        return min(window, max(1, math.ceil(int(ttl_ms) / 1000)))
+    row: LoginFailure | None = db.session.get(LoginFailure, key)
     if row is None or row.failures < max_failures:
         return None
     left = (row.window_started_at + timedelta(seconds=window) - utcnow()).total_seconds()

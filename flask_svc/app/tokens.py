@@ -6,14 +6,14 @@ import math
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import jwt as pyjwt
 import redis
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Executable, delete, select, update
 
 from .extensions import db, insert_ignoring_conflicts
 from .models import RefreshToken, RevokedToken, User, utcnow
@@ -34,6 +34,11 @@ def claims_problem(claims: dict[str, Any]) -> str | None:
         return "Invalid claim: sub"
     if not isinstance(jti, str) or not 1 <= len(jti) <= 64:
         return "Invalid claim: jti"
+    for claim in ("iat", "exp", "nbf"):
+        # Integer seconds only: PyJWT would also take "9999999999" or a float.
+        value = claims.get(claim, 0)
+        if not isinstance(value, int) or isinstance(value, bool):
+            return f"Invalid claim: {claim}"
     if claims["type"] not in ("access", "refresh"):
         return "Invalid claim: type"
     return None
@@ -42,6 +47,12 @@ def claims_problem(claims: dict[str, Any]) -> str | None:
 def redis_client() -> redis.Redis | None:
     client: redis.Redis | None = current_app.extensions.get("redis_client")
     return client
+
+
+def _affected(statement: Executable) -> int:
+    """Run a write and return how many rows it changed."""
+    result = cast(CursorResult[Any], db.session.execute(statement))
+    return int(result.rowcount or 0)
 
 
 def _expiry(claims: dict[str, Any]) -> datetime:
@@ -92,7 +103,7 @@ def _revoke_family(family_id: str, now: datetime) -> None:
 def _record_as_used(claims: dict[str, Any], now: datetime) -> str | None:
     """Record a refresh token issued elsewhere as used; its new family id if this call won."""
     family_id = str(uuid.uuid4())
-    inserted = db.session.execute(
+    inserted = _affected(
         insert_ignoring_conflicts(RefreshToken).values(
             jti=claims["jti"],
             user_id=int(claims["sub"]),
@@ -102,7 +113,7 @@ def _record_as_used(claims: dict[str, Any], now: datetime) -> str | None:
             created_at=now,
         )
     )
-    return family_id if inserted.rowcount == 1 else None
+    return family_id if inserted == 1 else None
 
 
 def rotate_refresh_token(claims: dict[str, Any], user: User) -> TokenPair | None:
@@ -113,7 +124,7 @@ def rotate_refresh_token(claims: dict[str, Any], user: User) -> TokenPair | None
     """
     now = utcnow()
     jti = claims["jti"]
-    won = db.session.execute(
+    won = _affected(
         update(RefreshToken)
         .where(
             RefreshToken.jti == jti,
@@ -125,7 +136,7 @@ def rotate_refresh_token(claims: dict[str, Any], user: User) -> TokenPair | None
     row = db.session.execute(
         select(RefreshToken.family_id, RefreshToken.user_id).where(RefreshToken.jti == jti)
     ).one_or_none()
-    if won.rowcount == 1 and row is not None:
+    if won == 1 and row is not None:
         family_id: str | None = row.family_id
     elif row is not None:
         if row.user_id == user.id:
@@ -212,11 +223,7 @@ def revoke_all_for_user(user: User, current_access: dict[str, Any] | None = None
 def prune_expired() -> int:
     """Delete deny-list rows and refresh records whose tokens have expired."""
     now = utcnow()
-    removed = db.session.execute(
-        RevokedToken.__table__.delete().where(RevokedToken.expires_at <= now)
-    ).rowcount
-    removed += db.session.execute(
-        RefreshToken.__table__.delete().where(RefreshToken.expires_at <= now)
-    ).rowcount
+    removed = _affected(delete(RevokedToken).where(RevokedToken.expires_at <= now))
+    removed += _affected(delete(RefreshToken).where(RefreshToken.expires_at <= now))
     db.session.commit()
-    return int(removed or 0)
+    return removed

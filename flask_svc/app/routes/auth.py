@@ -6,10 +6,17 @@ from flask import Blueprint, Response, jsonify, request
 from flask_jwt_extended import current_user, get_jwt, jwt_required
 
 from .. import tokens
-from ..errors import no_content, BAD_CREDENTIALS, THROTTLED, ApiError, unauthorized
+from ..errors import BAD_CREDENTIALS, THROTTLED, ApiError, no_content, unauthorized
 from ..extensions import db
 from ..models import User
-from ..request_body import FORM_MEDIA_TYPE, JSON_MEDIA_TYPE, MalformedBody, form_body, has_body, json_body
+from ..request_body import (
+    FORM_MEDIA_TYPE,
+    JSON_MEDIA_TYPE,
+    MalformedBody,
+    form_body,
+    has_body,
+    json_body,
+)
 from ..schemas import LogoutRequest, RefreshRequest, TokenForm, TokenPair, TokenRequest, validate
 from ..services import authenticate
 from ..throttling import login_retry_after, register_login_failure, throttle_key

@@ -11,7 +11,7 @@ from flask_jwt_extended import current_user, get_jwt, jwt_required
 from werkzeug.routing import BaseConverter, ValidationError
 
 from .. import services
-from ..errors import no_content, FieldError, ValidationFailed
+from ..errors import FieldError, ValidationFailed, no_content
 from ..models import User
 from ..request_body import json_body
 from ..schemas import (
@@ -96,14 +96,14 @@ def delete_me() -> Response:
     return no_content()
 
 
-def _int_param(name: str, default: int, minimum: int, maximum: int, errors: list[FieldError]) -> int:
+def _int_param(
+    name: str, default: int, minimum: int, maximum: int, errors: list[FieldError]
+) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
     if not DIGITS.fullmatch(raw) or not minimum <= int(raw) <= maximum:
-        errors.append(
-            {"field": name, "message": f"must be an integer from {minimum} to {maximum}"}
-        )
+        errors.append({"field": name, "message": f"must be an integer from {minimum} to {maximum}"})
         return default
     return int(raw)
 

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from app import create_app
+from app.config import (
+    DEFAULT_DATABASE_URL,
+    ConfigError,
+    database_uri,
+    engine_options,
+    from_environ,
+)
+
+
+def test_config(app: Flask, tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'other.sqlite3'}"
+    assert not create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": uri}).testing
+    assert app.testing
+    assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+
+
+def test_defaults_from_an_empty_environment() -> None:
+    config = from_environ({})
+    assert config["APP_ENV"] == "development"
+    assert config["SQLALCHEMY_DATABASE_URI"] == DEFAULT_DATABASE_URL
+    assert config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds() == 15 * 60
+    assert config["JWT_REFRESH_TOKEN_EXPIRES"].days == 7
+    assert config["LOGIN_MAX_FAILURES"] == 5
+    assert config["LOGIN_FAILURE_WINDOW_SECONDS"] == 60
+    assert config["CORS_ALLOWED_ORIGINS"] == []
+    assert config["REDIS_URL"] is None
+
+
+def test_default_database_is_inside_the_service_folder() -> None:
+    service_dir = Path(__file__).resolve().parent.parent
+    assert DEFAULT_DATABASE_URL == f"sqlite:///{service_dir / 'db.sqlite3'}"
+
+
+@pytest.mark.parametrize("secret", [None, "", "short"])
+def test_production_refuses_a_missing_or_short_secret(secret: str | None) -> None:
+    environ = {"APP_ENV": "production"}
+    if secret is not None:
+        environ["JWT_SECRET_KEY"] = secret
+    with pytest.raises(ConfigError, match="JWT_SECRET_KEY"):
+        from_environ(environ)
+
+
+def test_production_accepts_a_long_secret() -> None:
+    config = from_environ({"APP_ENV": "production", "JWT_SECRET_KEY": "x" * 32})
+    assert config["JWT_SECRET_KEY"] == "x" * 32
+
+
+def test_create_app_refuses_production_without_secret() -> None:
+    with pytest.raises(ConfigError, match="JWT_SECRET_KEY"):
+        create_app({"APP_ENV": "production"})
+
+
+def test_invalid_numbers_are_named() -> None:
+    with pytest.raises(ConfigError, match="ACCESS_TOKEN_MINUTES"):
+        from_environ({"ACCESS_TOKEN_MINUTES": "soon"})
+
+
+def test_database_urls_get_this_services_driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert database_uri("postgresql://u:p@h:5432/d") == "postgresql+psycopg://u:p@h:5432/d"
+    assert database_uri("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert database_uri("sqlite:////abs/db.sqlite3") == "sqlite:////abs/db.sqlite3"
+    monkeypatch.chdir(tmp_path)
+    # Relative to the working directory, not Flask's instance folder.
+    assert database_uri("sqlite:///rel.db") == f"sqlite:///{tmp_path.resolve() / 'rel.db'}"
+
+
+def test_postgres_fails_fast() -> None:
+    options = engine_options("postgresql+psycopg://h/d")
+    assert options["pool_pre_ping"] is True
+    assert options["connect_args"]["connect_timeout"] == 2
+    assert options["pool_timeout"] <= 2
+
+
+def test_cors_and_proxies_are_lists() -> None:
+    config = from_environ(
+        {"CORS_ALLOWED_ORIGINS": "http://a.test, http://b.test", "FORWARDED_ALLOW_IPS": "10.0.0.1"}
+    )
+    assert config["CORS_ALLOWED_ORIGINS"] == ["http://a.test", "http://b.test"]
+    assert config["FORWARDED_ALLOW_IPS"] == ["10.0.0.1"]

@@ -1,0 +1,56 @@
+"""The served contract is the shared one, and the routes are exactly its operations."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.openapi import CONTRACT_PATH, load_contract
+
+SHARED = Path(__file__).resolve().parents[2] / "shared_contract" / "openapi.yaml"
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="service copied out of the repository")
+def test_copy_is_identical_to_the_shared_contract() -> None:
+    assert CONTRACT_PATH.read_bytes() == SHARED.read_bytes()
+
+
+def test_openapi_json_serves_the_contract(client: FlaskClient) -> None:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.get_json() == yaml.safe_load(CONTRACT_PATH.read_text(encoding="utf-8"))
+
+
+def test_routes_are_exactly_the_contract_operations(app: Flask) -> None:
+    contract = {
+        (path, method.upper())
+        for path, item in load_contract()["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("docs."):
+            continue
+        path = re.sub(r"<user_id:user_id>", "{id}", rule.rule)
+        served |= {(path, method) for method in rule.methods or () if method != "HEAD"}
+    assert served == contract
+
+
+def test_docs_are_served_without_a_cdn(client: FlaskClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "SwaggerUIBundle" in html
+    assert "http://" not in html and "https://" not in html and "//cdn" not in html
+    assets = re.findall(r'(?:src|href)="(/docs/assets/[^"]+)"', html)
+    assert len(assets) >= 4
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+    assert client.get("/docs/assets/../app.py").status_code == 404
+    assert client.get("/docs/").status_code == 404
