@@ -56,6 +56,17 @@ def selected_services(config: pytest.Config) -> list[str]:
     return list(SERVICES) if choice == "all" else [choice]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Markers from the fixtures a test uses, so a run can select or leave them out
+    # (`-m "not own_server"`).
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "server_factory" in names:
+            item.add_marker(pytest.mark.own_server)
+        if "secret" in names:
+            item.add_marker(pytest.mark.forges_tokens)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "service_name" in metafunc.fixturenames:
         metafunc.parametrize("service_name", selected_services(metafunc.config), scope="session")

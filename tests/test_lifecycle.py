@@ -3,20 +3,23 @@ the request log, a short throttling window."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 
 import servers
 from conftest import ServerFactory, Target
+from contract import get_contract
 from helpers import LOGOUT, ME, REFRESH, TOKEN, USERS, Api, make_client, wait_until
 from servers import RunningServer, Settings
 
@@ -130,32 +133,38 @@ def test_sigterm_lets_in_flight_logins_finish(server_factory: ServerFactory) -> 
     with server_factory(extra_env={"APP_ENV": "production"}, check_exit=False) as server:
         api = _api(server)
         # One account for all: successful logins are never throttled.
-        accounts = [api.register(login=False)] * 20
-        results: list[int | str] = [0] * len(accounts)
-
-        def login(index: int) -> None:
-            account = accounts[index]
-            with make_client(server.base_url, timeout=60) as client:
-                try:
-                    response = client.post(
-                        TOKEN, data={"username": account.email, "password": account.password}
-                    )
-                    results[index] = response.status_code
-                except Exception as error:
-                    results[index] = repr(error)
-
-        threads = [threading.Thread(target=login, args=(i,)) for i in range(len(accounts))]
-        for thread in threads:
-            thread.start()
-        # Give every request time to be accepted by a worker before the signal.
-        time.sleep(0.5)
+        account = api.register(login=False)
+        body = urlencode({"username": account.email, "password": account.password})
+        connections = []
+        for _ in range(20):
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+            # Sends the whole request and returns without waiting for the answer.
+            conn.request("POST", TOKEN, body, {"Content-Type": "application/x-www-form-urlencoded"})
+            connections.append(conn)
+        # Sent after the logins through the same listening socket: once it is
+        # answered, the server has accepted every login connection before it.
+        assert api.client.get("/health").status_code == 200
         server.process.send_signal(signal.SIGTERM)
-        for thread in threads:
-            thread.join(timeout=60)
+        results: list[int | str] = []
+        for conn in connections:
+            try:
+                answer = conn.getresponse()
+                response = httpx.Response(
+                    answer.status,
+                    headers=answer.getheaders(),
+                    content=answer.read(),
+                    request=httpx.Request("POST", f"{server.base_url}{TOKEN}"),
+                )
+                get_contract().check_response(response)
+                results.append(response.status_code)
+            except OSError as error:
+                results.append(repr(error))
+            finally:
+                conn.close()
         code = server.process.wait(timeout=60)
         server.exit_code = code
         api.client.close()
-        assert results == [200] * len(accounts)
+        assert results == [200] * len(connections), server.logs()
         assert code == 0, server.logs()
 
 

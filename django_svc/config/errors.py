@@ -13,7 +13,6 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from redis.exceptions import RedisError
 from rest_framework import exceptions as drf_exceptions
-from rest_framework.exceptions import ErrorDetail
 
 # RFC 9110 reason phrases, spelled as the contract fixes them.
 TITLES = {
@@ -136,9 +135,7 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> HttpRespons
     elif isinstance(exc, drf_exceptions.PermissionDenied):
         detail = ADMIN_REQUIRED
     elif isinstance(exc, drf_exceptions.ParseError):
-        detail = "The request body is not valid JSON."
-        if isinstance(exc.detail, ErrorDetail) and exc.detail.code == "bad_request":
-            detail = str(exc.detail)
+        detail = str(exc.detail)  # our own parser's and views' sentences, never the input
     elif isinstance(exc, drf_exceptions.UnsupportedMediaType):
         detail = "The request body must be application/json."
     elif isinstance(exc, drf_exceptions.MethodNotAllowed):
@@ -155,8 +152,6 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> HttpRespons
         request = context.get("request")
         sent = request is not None and "HTTP_AUTHORIZATION" in request.META
         headers.setdefault("WWW-Authenticate", 'Bearer error="invalid_token"' if sent else "Bearer")
-    if getattr(exc, "wait", None) is not None:
-        headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
     return problem_response(status, detail, headers=headers)
 
 

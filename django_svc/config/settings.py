@@ -237,6 +237,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
     "SECURITY": [],
+    "PATH_CONVERTER_OVERRIDES": {
+        "user_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    },
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "OAuth2PasswordBearer": {
@@ -253,7 +256,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "config.middleware.JsonLineFormatter"}},
     "handlers": {
-        "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"},
+        # Standard output carries only the JSON request lines; the rest goes to stderr.
+        "stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
         "request_stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
@@ -263,6 +267,6 @@ LOGGING = {
     "loggers": {
         "user_api.request": {"handlers": ["request_stdout"], "level": "INFO", "propagate": False},
         # Our own line covers every request; Django's 4xx warnings would repeat it.
-        "django.request": {"handlers": ["stdout"], "level": "ERROR", "propagate": False},
+        "django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
     },
 }

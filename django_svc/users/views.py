@@ -202,7 +202,7 @@ class TokenApi(ApiView):
         data = (TokenFormInput if is_form else TokenInput)(data=body)
         data.is_valid(raise_exception=True)
         if data.validated_data.get("grant_type", "password") != "password":
-            raise ParseError("grant_type must be password.", code="bad_request")
+            raise ParseError("grant_type must be password.")
         username: str = data.validated_data["username"]
         key = login_key(address=client_address(request), username=username)
         retry_after = login_retry_after(key=key)

@@ -40,7 +40,10 @@ def create_engine(database_url: str) -> AsyncEngine:
     url = async_url(database_url)
     if url.drivername.startswith("sqlite"):
         engine = create_async_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, pool_pre_ping=True
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+            pool_pre_ping=True,
+            hide_parameters=True,  # errors are logged: never with emails or hashes in them
         )
         _configure_sqlite(engine)
         return engine
@@ -51,6 +54,7 @@ def create_engine(database_url: str) -> AsyncEngine:
             "command_timeout": COMMAND_TIMEOUT_SECONDS,
         },
         pool_pre_ping=True,
+        hide_parameters=True,
         pool_timeout=POOL_TIMEOUT_SECONDS,
         pool_size=5,
         max_overflow=10,

@@ -1,13 +1,36 @@
-"""``python -m app.serve``: the production server (uvicorn, WEB_CONCURRENCY workers)."""
+"""``python -m app.serve``: the production server (uvicorn, WEB_CONCURRENCY workers).
+
+On SIGTERM the workers keep accepting for a moment, so that connections the kernel
+has already queued are served rather than reset, then finish what is in flight
+(up to GRACEFUL_SHUTDOWN_SECONDS) and the process exits 0."""
 
 import signal
 import sys
+import threading
+import time
 from types import FrameType
 
 import uvicorn
 from pydantic import ValidationError
+from uvicorn.supervisors import Multiprocess
 
-from app.config import get_settings
+from app.config import Settings, get_settings
+
+DRAIN_SECONDS = 1.0
+
+
+class DrainingMultiprocess(Multiprocess):
+    def handle_term(self) -> None:
+        time.sleep(DRAIN_SECONDS)
+        super().handle_term()
+
+
+class DrainingServer(uvicorn.Server):
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGTERM and not self.should_exit:
+            threading.Timer(DRAIN_SECONDS, super().handle_exit, (sig, frame)).start()
+            return
+        super().handle_exit(sig, frame)
 
 
 def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
@@ -15,16 +38,9 @@ def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
     sys.exit(0)
 
 
-def main() -> int:
-    try:
-        settings = get_settings()
-    except ValidationError as exc:
-        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        print(f"error: refusing to start: {message}", file=sys.stderr)
-        return 1
-    signal.signal(signal.SIGTERM, _exit_cleanly)
+def server_config(settings: Settings) -> uvicorn.Config:
     forwarded = settings.forwarded_allow_ips.strip()
-    uvicorn.run(
+    return uvicorn.Config(
         "app.main:app",
         host=settings.host,
         port=settings.port,
@@ -37,7 +53,28 @@ def main() -> int:
         server_header=False,
         log_level="info",
     )
-    return 0
+
+
+def main() -> int:
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        print(f"error: refusing to start: {message}", file=sys.stderr)
+        return 1
+    config = server_config(settings)
+    if config.workers > 1:
+        # What uvicorn.run does for several workers, with the draining supervisor.
+        sock = config.bind_socket()
+        try:
+            DrainingMultiprocess(config, sockets=[sock]).run()
+        finally:
+            sock.close()
+        return 0
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    server = DrainingServer(config)
+    server.run()
+    return 0 if server.started else 3
 
 
 if __name__ == "__main__":

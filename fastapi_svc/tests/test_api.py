@@ -347,3 +347,16 @@ def test_contract_file_agrees_when_present() -> None:
     if not contract.exists():
         pytest.skip("shared_contract/openapi.yaml is not beside this service")
     assert _operations(yaml.safe_load(contract.read_text())) == CONTRACT_OPERATIONS
+
+
+async def test_unexpected_errors_are_problem_bodies(app: FastAPI, client: AsyncClient) -> None:
+    async def boom() -> None:
+        raise RuntimeError("internal detail that must not leak")
+
+    app.add_api_route("/boom", boom)
+    response = await client.get("/boom")
+    body = assert_problem(response, 500)
+    assert "internal detail" not in response.text
+    assert body["title"] == "Internal Server Error"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-request-id"]

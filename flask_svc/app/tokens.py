@@ -103,8 +103,11 @@ def _revoke_family(family_id: str, now: datetime) -> None:
 def _record_as_used(claims: dict[str, Any], now: datetime) -> str | None:
     """Record a refresh token issued elsewhere as used; its new family id if this call won."""
     family_id = str(uuid.uuid4())
-    inserted = _affected(
-        insert_ignoring_conflicts(RefreshToken).values(
+    # RETURNING tells whether this call inserted the row (rowcount is not
+    # reliable for INSERT ... ON CONFLICT on every driver).
+    inserted = db.session.scalar(
+        insert_ignoring_conflicts(RefreshToken)
+        .values(
             jti=claims["jti"],
             user_id=int(claims["sub"]),
             family_id=family_id,
@@ -112,8 +115,9 @@ def _record_as_used(claims: dict[str, Any], now: datetime) -> str | None:
             revoked_at=now,
             created_at=now,
         )
+        .returning(RefreshToken.jti)
     )
-    return family_id if inserted == 1 else None
+    return family_id if inserted is not None else None
 
 
 def rotate_refresh_token(claims: dict[str, Any], user: User) -> TokenPair | None:
