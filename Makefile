@@ -2,7 +2,7 @@
 # requirements, so a fresh clone needs only Python 3.11+ and make.
 PYTHON ?= python3
 SERVICES := fastapi django flask
-FOLDERS := $(addsuffix _svc,$(SERVICES)) tests
+FOLDERS := $(addsuffix _svc,$(SERVICES)) tests deploy
 VENVS := $(addsuffix /.venv/.installed,$(FOLDERS))
 
 # How each service prepares its database (migrations, bootstrap admin) and
@@ -23,7 +23,7 @@ CONTRACT := cd tests && .venv/bin/pytest --service all
 
 .DEFAULT_GOAL := help
 .PHONY: help venvs run run-fastapi run-django run-flask test test-units test-contract \
-	test-postgres test-redis lint format lock check-migrations copy-out \
+	test-postgres test-redis lint format lock check-migrations validate-deploy copy-out \
 	copy-out-fastapi copy-out-django copy-out-flask clean
 
 help: ## List the targets
@@ -46,15 +46,15 @@ run-fastapi run-django run-flask: run-%: %_svc/.venv/.installed ## Serve one ser
 test: test-units test-contract ## Unit tests of every service, then the contract suite against each, on SQLite
 
 test-units: $(addsuffix _svc/.venv/.installed,$(SERVICES)) ## Each service's own tests
-	set -e; for s in $(SERVICES); do echo "== $$s unit tests"; (cd $${s}_svc && .venv/bin/pytest -q); done
+	set -e; for s in $(SERVICES); do echo "== $$s unit tests"; (cd $${s}_svc && .venv/bin/pytest); done
 
-test-contract: $(VENVS) ## The contract suite against every service on SQLite
+test-contract: $(addsuffix _svc/.venv/.installed,$(SERVICES)) tests/.venv/.installed ## The contract suite against every service on SQLite
 	$(CONTRACT)
 
-test-postgres: $(VENVS) ## The contract suite on a fresh PostgreSQL database per server
+test-postgres: $(addsuffix _svc/.venv/.installed,$(SERVICES)) tests/.venv/.installed ## The contract suite on a fresh PostgreSQL database per server
 	export CONTRACT_POSTGRES_URL=$(POSTGRES_URL) && $(CONTRACT) --database postgres
 
-test-redis: $(VENVS) ## The contract suite with the deny-list and throttling in Redis
+test-redis: $(addsuffix _svc/.venv/.installed,$(SERVICES)) tests/.venv/.installed ## The contract suite with the deny-list and throttling in Redis
 	$(CONTRACT) --redis $(REDIS_TEST_URL)
 
 lint: $(VENVS) ## ruff and mypy in every folder
@@ -68,10 +68,12 @@ format: $(VENVS) ## Apply ruff's fixes and formatting everywhere
 	.tools/bin/pip install --quiet --disable-pip-version-check uv
 	touch $@
 
+COMPILE := ../.tools/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --no-header --quiet
+
 lock: .tools/.installed ## Recompile every requirements*.txt from its pyproject.toml
 	set -e; for f in $(FOLDERS); do \
-	  (cd $$f && ../.tools/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --no-header --quiet -o requirements.txt \
-	          && ../.tools/bin/uv pip compile pyproject.toml --group dev --universal --python-version 3.11 --no-header --quiet -o requirements-dev.txt); \
+	  (cd $$f && if [ -f requirements.txt ]; then $(COMPILE) -o requirements.txt; fi \
+	          && $(COMPILE) --group dev -o requirements-dev.txt); \
 	done
 
 check-migrations: $(addsuffix _svc/.venv/.installed,$(SERVICES)) ## Fail when a model differs from the committed migrations
@@ -79,6 +81,9 @@ check-migrations: $(addsuffix _svc/.venv/.installed,$(SERVICES)) ## Fail when a 
 	(cd fastapi_svc && export DATABASE_URL=sqlite:///$$tmp/fastapi.sqlite3 && .venv/bin/alembic upgrade head && .venv/bin/alembic check); \
 	(cd django_svc && export DATABASE_URL=sqlite:///$$tmp/django.sqlite3 && .venv/bin/python manage.py makemigrations --check --dry-run); \
 	(cd flask_svc && export DATABASE_URL=sqlite:///$$tmp/flask.sqlite3 && .venv/bin/flask --app app db upgrade && .venv/bin/flask --app app db check)
+
+validate-deploy: deploy/.venv/.installed ## Compose file, Dockerfiles and Kubernetes manifests, checked statically
+	cd deploy && .venv/bin/pytest
 
 copy-out: copy-out-fastapi copy-out-django copy-out-flask ## Copy each service alone out of the repository, install, migrate and test it there
 
@@ -88,7 +93,7 @@ copy-out-fastapi copy-out-django copy-out-flask: copy-out-%:
 	  | (mkdir -p $$tmp/$* && tar -C $$tmp/$* -xf -); \
 	cd $$tmp/$* && $(PYTHON) -m venv .venv \
 	  && .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
-	  && export DATABASE_URL=sqlite:///$$tmp/$*/db.sqlite3 && $($*_PREPARE) && .venv/bin/pytest -q
+	  && export DATABASE_URL=sqlite:///$$tmp/$*/db.sqlite3 && $($*_PREPARE) && .venv/bin/pytest
 
 clean: ## Remove virtualenvs, caches and local databases
 	rm -rf .tools $(addsuffix /.venv,$(FOLDERS))

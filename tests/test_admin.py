@@ -244,6 +244,7 @@ def test_search_treats_wildcards_literally(api: Api, admin: dict[str, str]) -> N
         {"is_active": "maybe"},
         {"is_active": "2"},
         {"search": "s" * 255},
+        {"search": "nul\u0000"},
     ],
 )
 def test_list_query_validation(

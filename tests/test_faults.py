@@ -15,6 +15,9 @@ from helpers import ME, TOKEN, Api, bearer, make_client, problem, wait_until
 from servers import Settings
 from tcp_proxy import TcpProxy, tcp_proxy
 
+# These tests bring their own PostgreSQL database and Redis, whatever the run's mode.
+pytestmark = pytest.mark.mode_independent
+
 UNAVAILABLE = "Service temporarily unavailable."
 BOUND = 5.0  # the contract's bound for a 503 answer
 

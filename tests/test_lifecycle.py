@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -62,8 +63,12 @@ def test_revocations_throttling_and_users_survive_a_restart(
             for _ in range(settings.max_failures):
                 assert api.login_response(ghost, "wrong password!").status_code == 401
             api.client.close()
-        with server_factory(settings=settings, database_url=database_url) as second:
+        # Prepared again with another admin password: the existing admin is left as it is.
+        again = replace(settings, admin_password="another-admin-password")
+        with server_factory(settings=again, database_url=database_url) as second:
             api = _api(second)
+            assert api.login_response(settings.admin_email, again.admin_password).status_code == 401
+            api.admin_password = settings.admin_password
             assert api.me(logged_out["access_token"]).status_code == 401
             assert (
                 api.client.post(
@@ -118,6 +123,7 @@ def _tmp() -> Path:
     return Path(tempfile.mkdtemp(prefix="contract-prepare-"))
 
 
+@pytest.mark.mode_independent
 @pytest.mark.parametrize("secret", [None, "", "too-short-secret-31-bytes-long!"])
 def test_production_refuses_to_start_without_a_proper_secret(
     server_factory: ServerFactory, target: Target, secret: str | None
@@ -129,6 +135,7 @@ def test_production_refuses_to_start_without_a_proper_secret(
     assert "JWT_SECRET_KEY" in output
 
 
+@pytest.mark.mode_independent
 def test_sigterm_lets_in_flight_logins_finish(server_factory: ServerFactory) -> None:
     with server_factory(extra_env={"APP_ENV": "production"}, check_exit=False) as server:
         api = _api(server)

@@ -162,3 +162,30 @@ def test_command_is_the_production_server_without_migrations(folder: str) -> Non
     assert not MIGRATION.search(command), "migrations run as a separate step, not per start"
     # The worker count comes from WEB_CONCURRENCY, read by the server's settings.
     assert not re.search(r"(--workers|\s-w)\s*=?\s*\d", command), command
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_a_virtualenv_is_on_path_in_the_final_image(folder: str) -> None:
+    # The prepare and serve commands (compose, Kubernetes Job) name `python`,
+    # `alembic`, `flask`, `gunicorn` without a folder: a venv must be on PATH.
+    stages = stages_of(folder)
+    venvs = []
+    for stage in stages:
+        workdir = "/"
+        for instruction in stage.instructions:
+            if instruction.keyword == "WORKDIR":
+                workdir = str(Path(workdir, instruction.arguments.strip()))
+            elif instruction.keyword == "RUN":
+                for target in re.findall(r"-m\s+venv\s+(?:--\S+\s+)*(\S+)", instruction.arguments):
+                    venvs.append(str(Path(workdir, target)))
+    if not venvs:
+        return  # installed into the image's own Python, already on PATH
+    env = " ".join(
+        i.arguments
+        for stage in lineage(stages, stages[-1])
+        for i in stage.instructions
+        if i.keyword == "ENV"
+    )
+    paths = re.findall(r"\bPATH[= ]\"?([^\s\"]+)", env)
+    entries = {entry.rstrip("/") for value in paths for entry in value.split(":")}
+    assert any(f"{venv}/bin" in entries for venv in venvs), f"{venvs} not on PATH {paths}"

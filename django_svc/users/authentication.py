@@ -27,8 +27,8 @@ class BearerTokenAuthentication(JWTAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION")
         if header is None:
             return None
-        parts = header.split(" ")
-        if len(parts) != 2 or parts[0].lower() != "bearer" or not parts[1]:
+        parts = header.split()
+        if len(parts) != 2 or parts[0].lower() != "bearer":
             raise AuthenticationFailed(INVALID_TOKEN)
         try:
             token = AccessToken(parts[1])

@@ -1,12 +1,13 @@
 """Alembic environment: async engine, the same driver mapping and SQLite set-up as the app."""
 
 import asyncio
+import os
 from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from app.config import get_settings
+from app.config import DEFAULT_DATABASE_URL
 from app.db import async_url, create_engine
 from app.models import Base
 
@@ -18,8 +19,10 @@ target_metadata = Base.metadata
 
 
 def database_url() -> str:
-    # A URL set by the caller (tests) wins over DATABASE_URL.
-    return config.attributes.get("database_url") or get_settings().database_url
+    # A URL set by the caller (tests) wins over DATABASE_URL. Only the URL is read here:
+    # migrating needs no JWT secret, even in production.
+    url = config.attributes.get("database_url") or os.environ.get("DATABASE_URL")
+    return str(url or DEFAULT_DATABASE_URL)
 
 
 def run_migrations_offline() -> None:

@@ -32,7 +32,10 @@ def test_list_pages_and_filters(app: Flask, api: Api, client: FlaskClient) -> No
     assert response.status_code == 200
     page = response.get_json()
     assert page["count"] == 3
-    assert [user["email"] for user in page["results"]] == ["page-0@example.com", "page-1@example.com"]
+    assert [user["email"] for user in page["results"]] == [
+        "page-0@example.com",
+        "page-1@example.com",
+    ]
     assert page["previous"] is None
     assert page["next"] == (
         "http://localhost/api/v1/users?search=PAGE&is_active=true&limit=2&offset=2"

@@ -129,9 +129,10 @@ def test_unknown_usernames_are_throttled_too(client: FlaskClient) -> None:
 
 
 def test_throttle_window_ends(app_config: dict[str, Any], app: Flask, client: FlaskClient) -> None:
-    from app.models import LoginFailure
-    from app.extensions import db
     from datetime import timedelta
+
+    from app.extensions import db
+    from app.models import LoginFailure
 
     for _ in range(3):
         client.post(TOKEN, data={"username": "late@example.com", "password": "wrong"})
@@ -171,8 +172,13 @@ def test_refresh_token_from_elsewhere_starts_a_family(api: Api, client: FlaskCli
     user, _ = api.user_with_token()
     now = int(time.time())
     foreign = jwt.encode(
-        {"sub": str(user["id"]), "type": "refresh", "jti": str(uuid.uuid4()), "iat": now,
-         "exp": now + 3600},
+        {
+            "sub": str(user["id"]),
+            "type": "refresh",
+            "jti": str(uuid.uuid4()),
+            "iat": now,
+            "exp": now + 3600,
+        },
         SECRET,
         algorithm="HS256",
     )

@@ -36,7 +36,7 @@ def test_defaults_from_an_empty_environment() -> None:
 
 def test_default_database_is_inside_the_service_folder() -> None:
     service_dir = Path(__file__).resolve().parent.parent
-    assert DEFAULT_DATABASE_URL == f"sqlite:///{service_dir / 'db.sqlite3'}"
+    assert f"sqlite:///{service_dir / 'db.sqlite3'}" == DEFAULT_DATABASE_URL
 
 
 @pytest.mark.parametrize("secret", [None, "", "short"])
@@ -63,7 +63,9 @@ def test_invalid_numbers_are_named() -> None:
         from_environ({"ACCESS_TOKEN_MINUTES": "soon"})
 
 
-def test_database_urls_get_this_services_driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_database_urls_get_this_services_driver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert database_uri("postgresql://u:p@h:5432/d") == "postgresql+psycopg://u:p@h:5432/d"
     assert database_uri("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
     assert database_uri("sqlite:////abs/db.sqlite3") == "sqlite:////abs/db.sqlite3"

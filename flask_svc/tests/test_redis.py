@@ -51,7 +51,9 @@ def test_throttle_counts_in_redis(api: Api, client: FlaskClient) -> None:
     user = api.register()
     for _ in range(3):
         client.post("/api/v1/auth/token", data={"username": user["email"], "password": "nope"})
-    response = client.post("/api/v1/auth/token", data={"username": user["email"], "password": PASSWORD})
+    response = client.post(
+        "/api/v1/auth/token", data={"username": user["email"], "password": PASSWORD}
+    )
     assert response.status_code == 429
     assert 1 <= int(response.headers["Retry-After"]) <= 60
 

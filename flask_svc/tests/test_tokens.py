@@ -18,9 +18,9 @@ def _claims(token: str) -> dict[str, Any]:
     return claims
 
 
-def _forge(token: str, drop: tuple[str, ...] = (), **changes: Any) -> str:
+def _forge(token: str, changes: dict[str, Any] | None = None, drop: tuple[str, ...] = ()) -> str:
     claims = {k: v for k, v in _claims(token).items() if k not in drop}
-    claims.update(changes)
+    claims.update(changes or {})
     return jwt.encode(claims, SECRET, algorithm="HS256")
 
 
@@ -60,13 +60,13 @@ def test_missing_claims_are_rejected(client: FlaskClient, access: str, claim: st
     ],
 )
 def test_bad_claim_values(client: FlaskClient, access: str, claim: str, value: Any) -> None:
-    assert client.get(ME, headers=bearer(_forge(access, **{claim: value}))).status_code == 401
+    assert client.get(ME, headers=bearer(_forge(access, {claim: value}))).status_code == 401
 
 
 def test_time_claims(client: FlaskClient, access: str) -> None:
     now = int(time.time())
     for changes in ({"exp": now - 1}, {"iat": now + 30}, {"nbf": now + 30}):
-        assert client.get(ME, headers=bearer(_forge(access, **changes))).status_code == 401
+        assert client.get(ME, headers=bearer(_forge(access, changes))).status_code == 401
 
 
 def test_other_keys_and_algorithms(client: FlaskClient, access: str) -> None:

@@ -138,9 +138,10 @@ def test_security_headers_everywhere(client: FlaskClient) -> None:
 
 
 def test_request_id(client: FlaskClient) -> None:
-    assert client.get("/health", headers={"X-Request-ID": "abc-123"}).headers[
-        "X-Request-ID"
-    ] == "abc-123"
+    assert (
+        client.get("/health", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"]
+        == "abc-123"
+    )
     for bad in ("x" * 129, "has space", "<script>"):
         generated = client.get("/health", headers={"X-Request-ID": bad}).headers["X-Request-ID"]
         assert generated != bad
@@ -153,7 +154,9 @@ def test_one_json_log_line_per_request(
     logger = logging.getLogger("app.access")
     logger.addHandler(caplog.handler)
     try:
-        client.post(USERS, json={**BODY, "password": "secret password"}, headers={"X-Request-ID": "r1"})
+        client.post(
+            USERS, json={**BODY, "password": "secret password"}, headers={"X-Request-ID": "r1"}
+        )
     finally:
         logger.removeHandler(caplog.handler)
     (record,) = [r for r in caplog.records if r.name == "app.access"]
@@ -175,7 +178,7 @@ def test_trusted_proxy_address(app_config: dict[str, Any], app: Flask) -> None:
         seen.append(environ["REMOTE_ADDR"])
         return []
 
-    middleware = TrustedProxyMiddleware(inner, ["10.0.0.1"])  # type: ignore[arg-type]
+    middleware = TrustedProxyMiddleware(inner, ["10.0.0.1"])
     forwarded = "203.0.113.5, 10.0.0.1"
     middleware({"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": forwarded}, None)  # type: ignore[arg-type]
     middleware({"REMOTE_ADDR": "192.0.2.9", "HTTP_X_FORWARDED_FOR": forwarded}, None)  # type: ignore[arg-type]

@@ -27,7 +27,11 @@ def down_app() -> Flask:
     ("method", "path", "kwargs"),
     [
         ("get", "/ready", {}),
-        ("post", "/api/v1/users", {"json": {"email": "a@b.co", "password": "pw123456", "name": "Ab"}}),
+        (
+            "post",
+            "/api/v1/users",
+            {"json": {"email": "a@b.co", "password": "pw123456", "name": "Ab"}},
+        ),
         ("post", "/api/v1/auth/token", {"data": {"username": "a@b.co", "password": "x"}}),
     ],
 )

@@ -1,0 +1,52 @@
+"""The Redis deny-list and throttle counts (skipped when no Redis answers).
+
+Uses REDIS_TEST_URL, by default database 15 of a local Redis, and flushes only it."""
+
+import os
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.models import utcnow
+from app.revocation import deny_access_token, is_token_revoked
+from app.throttling import login_retry_after, register_login_failure, throttle_key
+
+REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1)
+    try:
+        await client.ping()
+    except RedisError:
+        await client.aclose()
+        pytest.skip(f"no Redis at {REDIS_TEST_URL}")
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+async def test_deny_list_in_redis(redis: Redis, session: AsyncSession) -> None:
+    await deny_access_token(session, redis, jti="j1", expires_at=utcnow() + timedelta(minutes=5))
+    assert await is_token_revoked(session, redis, jti="j1")
+    assert not await is_token_revoked(session, redis, jti="j2")
+    assert 0 < await redis.ttl("revoked:j1") <= 300
+
+
+async def test_throttle_counts_in_redis(
+    redis: Redis, session: AsyncSession, settings: Settings
+) -> None:
+    key = throttle_key("10.0.0.1", "someone@example.com")
+    for _ in range(settings.login_max_failures):
+        assert await login_retry_after(session, redis, settings, key=key) is None
+        await register_login_failure(session, redis, settings, key=key)
+    retry = await login_retry_after(session, redis, settings, key=key)
+    assert retry is not None
+    assert 1 <= retry <= settings.login_failure_window_seconds
