@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import Api
+from helpers import ME, Account, Api, bearer
 
 
 def test_health(api: Api) -> None:
@@ -23,9 +23,15 @@ def test_head_is_answered_where_get_is(api: Api) -> None:
         response = api.client.head(path)
         assert response.status_code == 200
         assert response.content == b""
-    response = api.client.head("/api/v1/users/me")
+    response = api.client.head(ME)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_head_with_a_token(api: Api, reader: Account) -> None:
+    response = api.client.head(ME, headers=bearer(reader.access))
+    assert response.status_code == 200
+    assert response.content == b""
 
 
 def test_health_ignores_query_parameters(api: Api) -> None:
