@@ -117,5 +117,4 @@ JWT_SETTINGS: dict[str, Any] = {
     "JWT_ENCODE_NBF": False,
     "JWT_VERIFY_SUB": True,  # PyJWT rejects a non-string sub
     "JWT_COOKIE_CSRF_PROTECT": False,  # default True writes a `csrf` claim into every token
-    "JWT_ERROR_MESSAGE_KEY": "detail",
 }
