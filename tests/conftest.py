@@ -1,7 +1,7 @@
 """Which service the suite checks, and how it is reached.
 
 * `--service fastapi|django|flask|all` (default `all`): start each service as a
-  real server (one per service for the session) and run every test once per
+  real server (one per service for the whole run) and run every test once per
   service.
 * `--base-url URL`: check a server someone else runs. Admin credentials come
   from `CONTRACT_ADMIN_EMAIL`/`CONTRACT_ADMIN_PASSWORD`, the signing secret
@@ -74,7 +74,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @dataclass
 class Target:
-    """The service under test for this part of the session."""
+    """The service under test for this part of the run."""
 
     name: str
     base_url: str
@@ -128,7 +128,7 @@ def target(
             pytest.skip(f"{spec.folder}/.venv does not exist")
         pytest.fail(f"{spec.folder}/.venv does not exist: install the service first")
     settings = Settings()
-    log_dir = tmp_path_factory.mktemp(f"{service_name}-session")
+    log_dir = tmp_path_factory.mktemp(f"{service_name}-shared")
     with (
         servers.fresh_database(database_kind) as database_url,
         servers.run_server(
@@ -194,7 +194,7 @@ def admin(api: Api) -> dict[str, str]:
 
 @pytest.fixture
 def server(target: Target) -> RunningServer:
-    """The session's own server process (not available with --base-url)."""
+    """The shared server process the suite started (not available with --base-url)."""
     if target.server is None:
         pytest.skip("needs a server started by the suite (not with --base-url)")
     return target.server
@@ -208,7 +208,7 @@ def server_factory(target: Target, tmp_path: Path) -> ServerFactory:
     """Start another server of the service under test, with its own settings.
 
     Keyword arguments: `settings`, `extra_env`, `database_url` (default: a fresh
-    database of the session's kind), `redis_url` (default: the session's),
+    database of the run's kind), `redis_url` (default: the run's),
     `check_exit`.
     """
     if target.server is None:

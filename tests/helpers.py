@@ -1,4 +1,4 @@
-"""Small helpers shared by the tests: clients, unique users, logins, tokens."""
+"""What the tests share: clients, unique users, logins, token forging, races."""
 
 from __future__ import annotations
 

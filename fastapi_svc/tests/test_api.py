@@ -1,15 +1,11 @@
 """The HTTP surface in-process: flows, problem bodies, headers, the OpenAPI document."""
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from fastapi import FastAPI
 from httpx import AsyncClient
-
-from app.config import SERVICE_DIR
 
 from .helpers import PASSWORD, assert_problem, bearer, login, register, unique_email
 
@@ -339,14 +335,6 @@ async def test_openapi_has_exactly_the_contract_operations(client: AsyncClient) 
     document = (await client.get("/openapi.json")).json()
     assert document["openapi"].startswith("3.1")
     assert _operations(document) == CONTRACT_OPERATIONS
-
-
-def test_contract_file_agrees_when_present() -> None:
-    # Present in the repository; absent when this folder is copied out alone.
-    contract: Path = SERVICE_DIR.parent / "shared_contract" / "openapi.yaml"
-    if not contract.exists():
-        pytest.skip("shared_contract/openapi.yaml is not beside this service")
-    assert _operations(yaml.safe_load(contract.read_text())) == CONTRACT_OPERATIONS
 
 
 async def test_unexpected_errors_are_problem_bodies(app: FastAPI, client: AsyncClient) -> None:

@@ -108,19 +108,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def login_required(view: Callable[P, R]) -> Callable[P, R]:
-    """A valid, unrevoked access token of an active user (`jwt_required()`)."""
-
-    @wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        verify_jwt_in_request()
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
 def admin_required(view: Callable[P, R]) -> Callable[P, R]:
-    """An admin's access token; checked before any target user is looked up."""
+    """`jwt_required()` plus admin rights, checked before any target user is looked up."""
 
     @wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
