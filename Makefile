@@ -23,7 +23,7 @@ CONTRACT := cd tests && .venv/bin/pytest --service all
 
 .DEFAULT_GOAL := help
 .PHONY: help venvs run run-fastapi run-django run-flask test test-units test-contract \
-	test-postgres test-redis lint format lock check-migrations validate-deploy copy-out \
+	test-postgres test-redis lint format lock check-drift validate-deploy copy-out \
 	copy-out-fastapi copy-out-django copy-out-flask clean
 
 help: ## List the targets
@@ -76,11 +76,12 @@ lock: .tools/.installed ## Recompile every requirements*.txt from its pyproject.
 	          && $(COMPILE) --group dev -o requirements-dev.txt); \
 	done
 
-check-migrations: $(addsuffix _svc/.venv/.installed,$(SERVICES)) ## Fail when a model differs from the committed migrations
+check-drift: $(addsuffix _svc/.venv/.installed,$(SERVICES)) ## Fail when a model differs from its migrations, or Flask's contract copy from the contract
 	set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	(cd fastapi_svc && export DATABASE_URL=sqlite:///$$tmp/fastapi.sqlite3 && .venv/bin/alembic upgrade head && .venv/bin/alembic check); \
 	(cd django_svc && export DATABASE_URL=sqlite:///$$tmp/django.sqlite3 && .venv/bin/python manage.py makemigrations --check --dry-run); \
-	(cd flask_svc && export DATABASE_URL=sqlite:///$$tmp/flask.sqlite3 && .venv/bin/flask --app app db upgrade && .venv/bin/flask --app app db check)
+	(cd flask_svc && export DATABASE_URL=sqlite:///$$tmp/flask.sqlite3 && .venv/bin/flask --app app db upgrade && .venv/bin/flask --app app db check); \
+	cmp shared_contract/openapi.yaml flask_svc/app/openapi.yaml
 
 validate-deploy: deploy/.venv/.installed ## Compose file, Dockerfiles and Kubernetes manifests, checked statically
 	cd deploy && .venv/bin/pytest

@@ -199,6 +199,8 @@ class TokenApi(ApiView):
     def post(self, request: Request) -> Response:
         body = request_body(request)
         is_form = request.content_type.split(";")[0].strip().lower() != "application/json"
+        if is_form and any(len(values) > 1 for values in request.data.lists()):
+            raise ParseError("A form field is given more than once.")
         data = (TokenFormInput if is_form else TokenInput)(data=body)
         data.is_valid(raise_exception=True)
         if data.validated_data.get("grant_type", "password") != "password":
