@@ -23,7 +23,7 @@ CONTRACT := cd tests && .venv/bin/pytest --service all
 
 .DEFAULT_GOAL := help
 .PHONY: help venvs run run-fastapi run-django run-flask test test-units test-contract \
-	test-postgres test-redis lint format lock check-drift validate-deploy copy-out \
+	test-postgres test-redis lint mypy format lock check-drift validate-deploy copy-out \
 	copy-out-fastapi copy-out-django copy-out-flask clean
 
 help: ## List the targets
@@ -59,6 +59,9 @@ test-redis: $(addsuffix _svc/.venv/.installed,$(SERVICES)) tests/.venv/.installe
 
 lint: $(VENVS) ## ruff and mypy in every folder
 	set -e; for f in $(FOLDERS); do echo "== $$f"; (cd $$f && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy); done
+
+mypy: $(VENVS) ## mypy in every folder
+	set -e; for f in $(FOLDERS); do (cd $$f && .venv/bin/mypy); done
 
 format: $(VENVS) ## Apply ruff's fixes and formatting everywhere
 	for f in $(FOLDERS); do (cd $$f && .venv/bin/ruff check --fix . ; .venv/bin/ruff format .); done
