@@ -49,9 +49,13 @@ def test_mixed_burst(api: Api, admin: dict[str, str]) -> None:
     with ThreadPoolExecutor(max_workers=CONNECTIONS) as pool:
         results = list(pool.map(one, range(REQUESTS)))
 
+    # 503 (with Retry-After, checked by the contract hook) is a documented answer
+    # when the database cannot serve in time; anything else but success is not.
     expected = {"register": 201, "login": 200, "me": 200, "refresh": 200, "list": 200}
-    unexpected = [(kind, status) for kind, status in results if status != expected[kind]]
+    unexpected = [(k, status) for k, status in results if status not in (expected[k], 503)]
     assert unexpected == []
-    created = sum(1 for kind, _ in results if kind == "register")
+    unavailable = [k for k, status in results if status == 503]
+    assert len(unavailable) <= REQUESTS // 10, f"too many 503 answers: {unavailable}"
+    created = sum(1 for k, status in results if k == "register" and status == 201)
     page = api.client.get(USERS, params={"search": f"burst-{tag}-"}, headers=admin).json()
     assert page["count"] == created

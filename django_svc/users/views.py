@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -199,7 +200,7 @@ class TokenApi(ApiView):
     def post(self, request: Request) -> Response:
         body = request_body(request)
         is_form = request.content_type.split(";")[0].strip().lower() != "application/json"
-        if is_form and any(len(values) > 1 for values in request.data.lists()):
+        if isinstance(body, QueryDict) and any(len(values) > 1 for _, values in body.lists()):
             raise ParseError("A form field is given more than once.")
         data = (TokenFormInput if is_form else TokenInput)(data=body)
         data.is_valid(raise_exception=True)

@@ -118,7 +118,7 @@ async def authenticate(
     session: AsyncSession, settings: Settings, *, email: str, password: str
 ) -> User | None:
     """The user for these credentials, or None; every failure costs one hash check."""
-    user = await get_user_by_email(session, email=email.lower())
+    user = await get_user_by_email(session, email=email.strip().lower())
     # End the transaction before the slow hash check: on SQLite it holds the write lock.
     await session.commit()
     if user is None:
