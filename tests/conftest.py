@@ -47,6 +47,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="database of the started servers (postgres: CONTRACT_POSTGRES_URL)",
     )
     group.addoption("--redis", default=None, help="REDIS_URL for the started servers")
+    group.addoption(
+        "--fuzz-examples",
+        type=int,
+        default=int(os.environ.get("CONTRACT_FUZZ_EXAMPLES", "5")),
+        help="schemathesis examples per operation in test_fuzz.py "
+        "(default: CONTRACT_FUZZ_EXAMPLES or 5)",
+    )
 
 
 def selected_services(config: pytest.Config) -> list[str]:

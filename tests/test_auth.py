@@ -338,6 +338,39 @@ def test_logout_with_an_empty_json_object(api: Api) -> None:
     assert response.status_code == 204
 
 
+@pytest.mark.parametrize("body", [b"null", b"[]", b'"text"', b"42", b"true"])
+def test_logout_with_json_that_is_not_an_object_is_422_and_revokes_nothing(
+    api: Api, body: bytes
+) -> None:
+    # The body is optional, but one that is sent must be an object: `null` is not
+    # "no body".
+    account = api.register()
+    response = api.client.post(
+        LOGOUT, content=body, headers={**account.headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "body" in {e["field"] for e in problem(response)["errors"]}
+    assert api.me(account.access).status_code == 200
+
+
+def test_login_with_a_null_grant_type_is_rejected(api: Api) -> None:
+    account = api.register(login=False)
+    response = api.client.post(
+        TOKEN, json={"username": account.email, "password": account.password, "grant_type": None}
+    )
+    # Not a string, and not `password`: either answer is the contract's.
+    assert response.status_code in {400, 422}
+
+
+@pytest.mark.parametrize("value", [None, 42, True, [], {}])
+def test_logout_with_a_refresh_token_that_is_not_a_string_is_422(api: Api, value: object) -> None:
+    account = api.register()
+    response = api.client.post(LOGOUT, json={"refresh_token": value}, headers=account.headers)
+    assert response.status_code == 422
+    assert {e["field"] for e in problem(response)["errors"]} == {"refresh_token"}
+    assert api.me(account.access).status_code == 200
+
+
 def test_logout_with_someone_elses_refresh_token_revokes_nothing_of_theirs(api: Api) -> None:
     me = api.register()
     victim = api.register()

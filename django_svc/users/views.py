@@ -55,15 +55,17 @@ def _problems(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(description="Problem details (RFC 9457).") for code in codes}
 
 
-def request_body(request: Request, *, required: bool = True) -> Any:
+def has_body(request: Request) -> bool:
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    return length.isdigit() and int(length) > 0
+
+
+def request_body(request: Request) -> Any:
     """The parsed body, or the contract's 400/415 when there is none to parse.
 
     DRF reads a missing body, or one without a `Content-Type`, as `{}`.
     """
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    if not length.isdigit() or int(length) == 0:
-        if not required:
-            return None
+    if not has_body(request):
         raise ParseError("The request body is empty.")
     if not request.content_type:
         raise UnsupportedMediaType("")
@@ -252,10 +254,10 @@ class LogoutApi(ApiView):
         responses={204: None, **_problems(400, 401, 413, 415, 422, 503)},
     )
     def post(self, request: Request) -> Response:
-        body = request_body(request, required=False)
         refresh_token = None
-        if body is not None:
-            data = LogoutInput(data=body)
+        # The body is optional, but a JSON `null` is a body (and not an object).
+        if has_body(request):
+            data = LogoutInput(data=request_body(request))
             data.is_valid(raise_exception=True)
             refresh_token = data.validated_data.get("refresh_token")
         assert isinstance(request.user, User)

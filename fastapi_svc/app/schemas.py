@@ -116,7 +116,15 @@ class RefreshRequest(StrictModel):
 
 
 class LogoutRequest(StrictModel):
-    refresh_token: TokenText | None = None
+    refresh_token: TokenText | None = Field(default=None, json_schema_extra={"type": "string"})
+
+    @field_validator("refresh_token", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Absent means "no refresh token"; an explicit null is not a string.
+        if value is None:
+            raise ValueError("Must not be null.")
+        return value
 
 
 class UserPublic(BaseModel):

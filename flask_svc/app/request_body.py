@@ -106,11 +106,9 @@ def parse_json(raw: bytes) -> Any:
     return data
 
 
-def json_body(*, optional: bool = False) -> Any:
-    """The JSON body of the request; `None` when `optional` and there is no body at all."""
+def json_body() -> Any:
+    """The JSON body of the request (a missing body is malformed)."""
     if not has_body():
-        if optional:
-            return None
         raise MalformedBody("The request body is empty.")
     if request.mimetype != JSON_MEDIA_TYPE:
         raise ApiError(415, "The request body must be application/json.")

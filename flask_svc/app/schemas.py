@@ -131,6 +131,14 @@ class TokenRequest(StrictModel):
     username: Credential
     password: Credential
 
+    @field_validator("grant_type", mode="before")
+    @classmethod
+    def grant_type_not_null(cls, value: Any) -> Any:
+        # Absent means the password grant; an explicit null is not a string.
+        if value is None:
+            raise ValueError("must not be null")
+        return value
+
 
 class TokenForm(TokenRequest):
     """The OAuth2 password grant form; the client fields are accepted and ignored."""
@@ -146,6 +154,14 @@ class RefreshRequest(StrictModel):
 
 class LogoutRequest(StrictModel):
     refresh_token: Secret | None = None
+
+    @field_validator("refresh_token", mode="before")
+    @classmethod
+    def refresh_token_not_null(cls, value: Any) -> Any:
+        # Absent means "no refresh token"; an explicit null is not a string.
+        if value is None:
+            raise ValueError("must not be null")
+        return value
 
 
 class UserPublic(BaseModel):

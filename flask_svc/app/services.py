@@ -77,9 +77,7 @@ def change_password(
 
 def authenticate(*, email: str, password: str) -> User | None:
     """The active user with these credentials; the same work whether or not the email exists."""
-    user: User | None = db.session.scalar(
-        select(User).where(User.email == email.strip().lower())
-    )
+    user: User | None = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     # End the read before the slow hash check, so no transaction waits on it.
     db.session.commit()
     valid = verify_password(user.password_hash if user else None, password)

@@ -132,6 +132,7 @@ async def refresh(
     responses=problems(*BODY_ERRORS, 401, 503),
 )
 async def logout(
+    request: Request,
     user: CurrentUser,
     claims: AccessClaims,
     session: SessionDep,
@@ -140,6 +141,10 @@ async def logout(
     body: LogoutRequest | None = None,
 ) -> Response:
     """Revoke the presented access token and, if sent, that refresh token's family."""
+    # FastAPI reads a JSON `null` body as no body at all; the body is optional,
+    # but one that is sent must be an object.
+    if body is None and await request.body():
+        raise errors.validation_problem("body", "The request body must be a JSON object.")
     await services.revoke_tokens(
         session,
         redis,

@@ -80,7 +80,7 @@ def refresh() -> Response:
 @bp.post("/logout")
 @jwt_required()
 def logout() -> Response:
-    data = json_body(optional=True)
-    body = validate(LogoutRequest, data) if data is not None else LogoutRequest()
+    # The body is optional, but a JSON `null` is a body (and not an object).
+    body = validate(LogoutRequest, json_body()) if has_body() else LogoutRequest()
     tokens.revoke_tokens(current_user, get_jwt(), body.refresh_token)
     return no_content()
