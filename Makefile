@@ -23,7 +23,7 @@ CONTRACT := cd tests && .venv/bin/pytest --service all
 
 .DEFAULT_GOAL := help
 .PHONY: help venvs run run-fastapi run-django run-flask test test-units test-contract \
-	test-postgres test-redis lint mypy format lock check-drift validate-deploy copy-out \
+	test-postgres test-redis fuzz lint mypy format lock check-drift validate-deploy copy-out \
 	copy-out-fastapi copy-out-django copy-out-flask clean
 
 help: ## List the targets
@@ -52,12 +52,18 @@ test-contract: $(addsuffix _svc/.venv/.installed,$(SERVICES)) tests/.venv/.insta
 	$(CONTRACT)
 
 # The outage, start-up and SIGTERM tests bring their own database or Redis and
-# already ran in test-contract, so the other modes leave them out.
+# already ran in test-contract, so the other modes leave them out; fuzzing runs
+# on SQLite and PostgreSQL (Redis changes no response schema).
 test-postgres: $(addsuffix _svc/.venv/.installed,$(SERVICES)) tests/.venv/.installed ## The contract suite on a fresh PostgreSQL database per server
 	export CONTRACT_POSTGRES_URL=$(POSTGRES_URL) && $(CONTRACT) --database postgres -m "not mode_independent"
 
 test-redis: $(addsuffix _svc/.venv/.installed,$(SERVICES)) tests/.venv/.installed ## The contract suite with the deny-list and throttling in Redis
-	$(CONTRACT) --redis $(REDIS_TEST_URL) -m "not mode_independent"
+	$(CONTRACT) --redis $(REDIS_TEST_URL) -m "not mode_independent and not fuzz"
+
+FUZZ_EXAMPLES ?= 200
+
+fuzz: $(addsuffix _svc/.venv/.installed,$(SERVICES)) tests/.venv/.installed ## Schemathesis against every service with a larger budget (FUZZ_EXAMPLES)
+	$(CONTRACT) -m fuzz --fuzz-examples $(FUZZ_EXAMPLES)
 
 lint: $(VENVS) ## ruff and mypy in every folder
 	set -e; for f in $(FOLDERS); do echo "== $$f"; (cd $$f && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy); done

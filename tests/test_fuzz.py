@@ -33,7 +33,7 @@ def examples(pytestconfig: pytest.Config) -> int:
 
 
 @pytest.mark.parametrize("role", ["user", "admin"])
-def test_schemathesis(api: Api, role: str, examples: int, tmp_path: Path) -> None:
+def test_schemathesis(api: Api, role: str, examples: int) -> None:
     account = api.register(name="Fuzz Account", login=False)
     if role == "admin":
         api.make_admin(account)

@@ -46,6 +46,19 @@ def test_bad_user_ids_are_404(api: Api, admin: dict[str, str], user_id: str) -> 
     assert response.status_code == 404
 
 
+@pytest.mark.parametrize("user_id", ["0", "9223372036854775808", "99999999999999999999"])
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [("PATCH", ""), ("DELETE", ""), ("POST", "/activate"), ("POST", "/deactivate")],
+)
+def test_bad_user_ids_are_404_for_every_method(
+    api: Api, admin: dict[str, str], user_id: str, method: str, suffix: str
+) -> None:
+    # Routing decides before the method: no rule matches, so it is not a 405.
+    response = api.client.request(method, f"{USERS}/{user_id}{suffix}", json={}, headers=admin)
+    assert response.status_code == 404
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [

@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request, url_for
 from flask_jwt_extended import current_user, get_jwt, jwt_required
-from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import BaseConverter
 
 from .. import services
 from ..errors import FieldError, ValidationFailed, no_content
@@ -40,7 +41,9 @@ class UserIdConverter(BaseConverter):
     def to_python(self, value: str) -> int:
         number = int(value)
         if not 1 <= number <= MAX_ID:
-            raise ValidationError()
+            # Not ValidationError ("try the next rule"): the rules of the other
+            # methods on this path would then make it a 405.
+            raise NotFound()
         return number
 
     def to_url(self, value: Any) -> str:
