@@ -173,16 +173,8 @@ def api(target: Target) -> Iterator[Api]:
                 expires_in=None,
             )
         else:
-            yield Api(
-                name=target.name,
-                base_url=target.base_url,
-                client=client,
-                admin_email=settings.admin_email,
-                admin_password=settings.admin_password,
-                secret=settings.secret,
-                origin=settings.origin,
-                max_failures=settings.max_failures,
-                expires_in=settings.access_minutes * 60,
+            yield Api.with_settings(
+                name=target.name, base_url=target.base_url, client=client, settings=settings
             )
 
 

@@ -11,12 +11,15 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import jwt
 
 from contract import get_contract
+
+if TYPE_CHECKING:
+    from servers import RunningServer, Settings
 
 API = "/api/v1"
 USERS = f"{API}/users"
@@ -89,6 +92,33 @@ class Api:
     expires_in: int | None
     _admin_token: tuple[float, str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def with_settings(
+        cls, *, name: str, base_url: str, client: httpx.Client, settings: Settings
+    ) -> Api:
+        """A server this suite started, whose settings it knows."""
+        return cls(
+            name=name,
+            base_url=base_url,
+            client=client,
+            admin_email=settings.admin_email,
+            admin_password=settings.admin_password,
+            secret=settings.secret,
+            origin=settings.origin,
+            max_failures=settings.max_failures,
+            expires_in=settings.access_minutes * 60,
+        )
+
+    @classmethod
+    def of(cls, server: RunningServer) -> Api:
+        """A server a test started for itself, with a client of its own."""
+        return cls.with_settings(
+            name=server.service.name,
+            base_url=server.base_url,
+            client=make_client(server.base_url),
+            settings=server.settings,
+        )
 
     def register(
         self,

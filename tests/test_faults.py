@@ -11,7 +11,7 @@ import redis
 
 import servers
 from conftest import ServerFactory, Target
-from helpers import ME, TOKEN, Api, bearer, make_client, problem, wait_until
+from helpers import ME, TOKEN, Api, bearer, problem, wait_until
 from servers import Settings
 from tcp_proxy import TcpProxy, tcp_proxy
 
@@ -36,21 +36,6 @@ def _timed(client: httpx.Client, method: str, path: str, **kwargs: object) -> ht
     return response
 
 
-def _api(server: servers.RunningServer) -> Api:
-    settings = server.settings
-    return Api(
-        name=server.service.name,
-        base_url=server.base_url,
-        client=make_client(server.base_url),
-        admin_email=settings.admin_email,
-        admin_password=settings.admin_password,
-        secret=settings.secret,
-        origin=settings.origin,
-        max_failures=settings.max_failures,
-        expires_in=settings.access_minutes * 60,
-    )
-
-
 @pytest.fixture
 def postgres_proxy() -> Iterator[TcpProxy]:
     if not servers.postgres_available():
@@ -68,7 +53,7 @@ def test_database_outage_and_recovery(
         servers.postgres_database(via_port=postgres_proxy.port) as database_url,
         server_factory(settings=settings, database_url=database_url, redis_url=None) as server,
     ):
-        api = _api(server)
+        api = Api.of(server)
         account = api.register()
         postgres_proxy.cut()
         try:
@@ -123,7 +108,7 @@ def test_redis_outage_fails_closed(
 ) -> None:
     proxy, redis_url = redis_proxy
     with server_factory(redis_url=redis_url) as server:
-        api = _api(server)
+        api = Api.of(server)
         revoked = api.register()
         assert (
             api.client.post("/api/v1/auth/logout", headers=bearer(revoked.access)).status_code

@@ -21,23 +21,8 @@ import pytest
 import servers
 from conftest import ServerFactory, Target
 from contract import get_contract
-from helpers import LOGOUT, ME, REFRESH, TOKEN, USERS, Api, make_client, wait_until
+from helpers import LOGOUT, ME, REFRESH, TOKEN, USERS, Api, wait_until
 from servers import RunningServer, Settings
-
-
-def _api(server: RunningServer) -> Api:
-    settings = server.settings
-    return Api(
-        name=server.service.name,
-        base_url=server.base_url,
-        client=make_client(server.base_url),
-        admin_email=settings.admin_email,
-        admin_password=settings.admin_password,
-        secret=settings.secret,
-        origin=settings.origin,
-        max_failures=settings.max_failures,
-        expires_in=settings.access_minutes * 60,
-    )
 
 
 def test_revocations_throttling_and_users_survive_a_restart(
@@ -46,7 +31,7 @@ def test_revocations_throttling_and_users_survive_a_restart(
     settings = Settings()
     with servers.fresh_database(target.database) as database_url:
         with server_factory(settings=settings, database_url=database_url) as first:
-            api = _api(first)
+            api = Api.of(first)
             account = api.register()
             logged_out = api.login(account.email, account.password)
             assert (
@@ -66,7 +51,7 @@ def test_revocations_throttling_and_users_survive_a_restart(
         # Prepared again with another admin password: the existing admin is left as it is.
         again = replace(settings, admin_password="another-admin-password")
         with server_factory(settings=again, database_url=database_url) as second:
-            api = _api(second)
+            api = Api.of(second)
             assert api.login_response(settings.admin_email, again.admin_password).status_code == 401
             api.admin_password = settings.admin_password
             assert api.me(logged_out["access_token"]).status_code == 401
@@ -138,7 +123,7 @@ def test_production_refuses_to_start_without_a_proper_secret(
 @pytest.mark.mode_independent
 def test_sigterm_lets_in_flight_logins_finish(server_factory: ServerFactory) -> None:
     with server_factory(extra_env={"APP_ENV": "production"}, check_exit=False) as server:
-        api = _api(server)
+        api = Api.of(server)
         # One account for all: successful logins are never throttled.
         account = api.register(login=False)
         body = urlencode({"username": account.email, "password": account.password})
@@ -212,7 +197,7 @@ def test_each_request_is_logged_as_one_json_line(server: RunningServer, api: Api
 def test_throttling_window_ends(server_factory: ServerFactory) -> None:
     settings = Settings(window_seconds=3)
     with server_factory(settings=settings) as server:
-        api = _api(server)
+        api = Api.of(server)
         account = api.register(login=False)
         for _ in range(settings.max_failures):
             assert api.login_response(account.email, "wrong password!").status_code == 401
