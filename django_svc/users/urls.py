@@ -24,10 +24,10 @@ urlpatterns = [
     path("users", views.UserCollectionApi.as_view(), name="users"),
     path("users/me", views.MeApi.as_view(), name="me"),
     path("users/me/password", views.MePasswordApi.as_view(), name="me-password"),
-    path("users/<user_id:user_id>", views.UserDetailApi.as_view(), name="user-detail"),
-    path("users/<user_id:user_id>/activate", views.UserActivateApi.as_view(), name="user-activate"),
+    path("users/<user_id:id>", views.UserDetailApi.as_view(), name="user-detail"),
+    path("users/<user_id:id>/activate", views.UserActivateApi.as_view(), name="user-activate"),
     path(
-        "users/<user_id:user_id>/deactivate",
+        "users/<user_id:id>/deactivate",
         views.UserDeactivateApi.as_view(),
         name="user-deactivate",
     ),

@@ -4,7 +4,8 @@ Every operation names its `operationId` and exact response codes with
 `extend_schema`, so `/openapi.json` lists the contract's operations.
 """
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -51,8 +52,30 @@ BEARER: Any = [{"OAuth2PasswordBearer": []}]
 PUBLIC: Any = []
 
 
-def _problems(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(description="Problem details (RFC 9457).") for code in codes}
+F = TypeVar("F", bound=Callable[..., Response])
+PROBLEM = OpenApiResponse(description="Problem details (RFC 9457).")
+
+
+def operation(
+    operation_id: str,
+    *,
+    tag: str,
+    summary: str,
+    responses: dict[int, Any],
+    problems: tuple[int, ...],
+    public: bool = False,
+    **extra: Any,
+) -> Callable[[F], F]:
+    """`extend_schema` for one operation of the contract: its id, success and problem statuses."""
+    decorate: Callable[[F], F] = extend_schema(
+        operation_id=operation_id,
+        tags=[tag],
+        summary=summary,
+        auth=PUBLIC if public else BEARER,
+        responses={**responses, **dict.fromkeys(problems, PROBLEM)},
+        **extra,
+    )
+    return decorate
 
 
 def has_body(request: Request) -> bool:
@@ -117,13 +140,14 @@ class UserCollectionApi(ApiView):
             return [AllowAny()]
         return [IsAuthenticated(), IsAdmin()]
 
-    @extend_schema(
-        operation_id="registerUser",
-        tags=["users"],
+    @operation(
+        "registerUser",
+        tag="users",
         summary="Register a new user",
-        auth=PUBLIC,
+        responses={201: UserOutput},
+        problems=(400, 409, 413, 415, 422, 503),
+        public=True,
         request=UserCreateInput,
-        responses={201: UserOutput, **_problems(400, 409, 413, 415, 422, 503)},
     )
     def post(self, request: Request) -> Response:
         data = UserCreateInput(data=request_body(request))
@@ -135,18 +159,18 @@ class UserCollectionApi(ApiView):
             headers={"Location": f"/api/v1/users/{user.pk}"},
         )
 
-    @extend_schema(
-        operation_id="listUsers",
-        tags=["admin"],
+    @operation(
+        "listUsers",
+        tag="admin",
         summary="List users (admin)",
-        auth=BEARER,
+        responses={200: UserPageOutput},
+        problems=(401, 403, 422, 503),
         parameters=[
             OpenApiParameter("limit", OpenApiTypes.INT, description="1 to 100, default 20."),
             OpenApiParameter("offset", OpenApiTypes.INT, description="0 or more, default 0."),
             OpenApiParameter("search", OpenApiTypes.STR, description="Substring of name or email."),
             OpenApiParameter("is_active", OpenApiTypes.BOOL),
         ],
-        responses={200: UserPageOutput, **_problems(401, 403, 422, 503)},
     )
     def get(self, request: Request) -> Response:
         query = UserListQuery(data=request.query_params)
@@ -188,16 +212,17 @@ class TokenApi(ApiView):
     permission_classes = (AllowAny,)
     parser_classes = (StrictJSONParser, FormParser)
 
-    @extend_schema(
-        operation_id="login",
-        tags=["auth"],
+    @operation(
+        "login",
+        tag="auth",
         summary="Log in with email and password (OAuth2 password grant)",
-        auth=PUBLIC,
+        responses={200: TokenPairOutput},
+        problems=(400, 401, 413, 415, 422, 429, 503),
+        public=True,
         request={
             "application/x-www-form-urlencoded": TokenFormInput,
             "application/json": TokenInput,
         },
-        responses={200: TokenPairOutput, **_problems(400, 401, 413, 415, 422, 429, 503)},
     )
     def post(self, request: Request) -> Response:
         body = request_body(request)
@@ -229,13 +254,14 @@ class RefreshApi(ApiView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
 
-    @extend_schema(
-        operation_id="refreshTokens",
-        tags=["auth"],
+    @operation(
+        "refreshTokens",
+        tag="auth",
         summary="Exchange a refresh token for a new pair (rotation)",
-        auth=PUBLIC,
+        responses={200: TokenPairOutput},
+        problems=(400, 401, 413, 415, 422, 503),
+        public=True,
         request=RefreshInput,
-        responses={200: TokenPairOutput, **_problems(400, 401, 413, 415, 422, 503)},
     )
     def post(self, request: Request) -> Response:
         data = RefreshInput(data=request_body(request))
@@ -245,13 +271,13 @@ class RefreshApi(ApiView):
 
 
 class LogoutApi(ApiView):
-    @extend_schema(
-        operation_id="logout",
-        tags=["auth"],
+    @operation(
+        "logout",
+        tag="auth",
         summary="Revoke the access token and, optionally, a refresh token",
-        auth=BEARER,
+        responses={204: None},
+        problems=(400, 401, 413, 415, 422, 503),
         request=LogoutInput,
-        responses={204: None, **_problems(400, 401, 413, 415, 422, 503)},
     )
     def post(self, request: Request) -> Response:
         refresh_token = None
@@ -271,24 +297,24 @@ class LogoutApi(ApiView):
 
 
 class MeApi(ApiView):
-    @extend_schema(
-        operation_id="getCurrentUser",
-        tags=["users"],
+    @operation(
+        "getCurrentUser",
+        tag="users",
         summary="The authenticated user",
-        auth=BEARER,
-        responses={200: UserOutput, **_problems(401, 503)},
+        responses={200: UserOutput},
+        problems=(401, 503),
     )
     def get(self, request: Request) -> Response:
         assert isinstance(request.user, User)
         return Response(UserOutput(request.user).data)
 
-    @extend_schema(
-        operation_id="updateCurrentUser",
-        tags=["users"],
+    @operation(
+        "updateCurrentUser",
+        tag="users",
         summary="Update one's own name, email or age",
-        auth=BEARER,
+        responses={200: UserOutput},
+        problems=(400, 401, 409, 413, 415, 422, 503),
         request=UserUpdateMeInput,
-        responses={200: UserOutput, **_problems(400, 401, 409, 413, 415, 422, 503)},
     )
     def patch(self, request: Request) -> Response:
         data = UserUpdateMeInput(data=request_body(request))
@@ -297,12 +323,12 @@ class MeApi(ApiView):
         user = services.update_user(user=request.user, data=dict(data.validated_data))
         return Response(UserOutput(user).data)
 
-    @extend_schema(
-        operation_id="deleteCurrentUser",
-        tags=["users"],
+    @operation(
+        "deleteCurrentUser",
+        tag="users",
         summary="Delete one's own account",
-        auth=BEARER,
-        responses={204: None, **_problems(401, 503)},
+        responses={204: None},
+        problems=(401, 503),
     )
     def delete(self, request: Request) -> Response:
         assert isinstance(request.user, User)
@@ -311,13 +337,13 @@ class MeApi(ApiView):
 
 
 class MePasswordApi(ApiView):
-    @extend_schema(
-        operation_id="changePassword",
-        tags=["users"],
+    @operation(
+        "changePassword",
+        tag="users",
         summary="Change one's own password",
-        auth=BEARER,
+        responses={204: None},
+        problems=(400, 401, 413, 415, 422, 503),
         request=PasswordChangeInput,
-        responses={204: None, **_problems(400, 401, 413, 415, 422, 503)},
     )
     def put(self, request: Request) -> Response:
         data = PasswordChangeInput(data=request_body(request))
@@ -342,66 +368,66 @@ class AdminApi(ApiView):
 
 
 class UserDetailApi(AdminApi):
-    @extend_schema(
-        operation_id="getUser",
-        tags=["admin"],
+    @operation(
+        "getUser",
+        tag="admin",
         summary="One user (admin)",
-        auth=BEARER,
-        responses={200: UserOutput, **_problems(401, 403, 404, 503)},
+        responses={200: UserOutput},
+        problems=(401, 403, 404, 503),
     )
-    def get(self, request: Request, user_id: int) -> Response:
-        return Response(UserOutput(_user_or_404(user_id)).data)
+    def get(self, request: Request, id: int) -> Response:
+        return Response(UserOutput(_user_or_404(id)).data)
 
-    @extend_schema(
-        operation_id="updateUser",
-        tags=["admin"],
+    @operation(
+        "updateUser",
+        tag="admin",
         summary="Update a user (admin)",
-        auth=BEARER,
+        responses={200: UserOutput},
+        problems=(400, 401, 403, 404, 409, 413, 415, 422, 503),
         request=UserUpdateInput,
-        responses={200: UserOutput, **_problems(400, 401, 403, 404, 409, 413, 415, 422, 503)},
     )
-    def patch(self, request: Request, user_id: int) -> Response:
-        user = _user_or_404(user_id)
+    def patch(self, request: Request, id: int) -> Response:
+        user = _user_or_404(id)
         data = UserUpdateInput(data=request_body(request))
         data.is_valid(raise_exception=True)
         user = services.update_user(user=user, data=dict(data.validated_data))
         return Response(UserOutput(user).data)
 
-    @extend_schema(
-        operation_id="deleteUser",
-        tags=["admin"],
+    @operation(
+        "deleteUser",
+        tag="admin",
         summary="Delete a user (admin)",
-        auth=BEARER,
-        responses={204: None, **_problems(401, 403, 404, 503)},
+        responses={204: None},
+        problems=(401, 403, 404, 503),
     )
-    def delete(self, request: Request, user_id: int) -> Response:
-        services.delete_user(user=_user_or_404(user_id))
+    def delete(self, request: Request, id: int) -> Response:
+        services.delete_user(user=_user_or_404(id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class UserActivateApi(AdminApi):
-    @extend_schema(
-        operation_id="activateUser",
-        tags=["admin"],
+    @operation(
+        "activateUser",
+        tag="admin",
         summary="Activate a user (admin, idempotent)",
-        auth=BEARER,
+        responses={200: UserOutput},
+        problems=(401, 403, 404, 503),
         request=None,
-        responses={200: UserOutput, **_problems(401, 403, 404, 503)},
     )
-    def post(self, request: Request, user_id: int) -> Response:
-        user = services.set_user_active(user=_user_or_404(user_id), is_active=True)
+    def post(self, request: Request, id: int) -> Response:
+        user = services.set_user_active(user=_user_or_404(id), is_active=True)
         return Response(UserOutput(user).data)
 
 
 class UserDeactivateApi(AdminApi):
-    @extend_schema(
-        operation_id="deactivateUser",
-        tags=["admin"],
+    @operation(
+        "deactivateUser",
+        tag="admin",
         summary="Deactivate a user (admin, idempotent)",
-        auth=BEARER,
+        responses={200: UserOutput},
+        problems=(401, 403, 404, 503),
         request=None,
-        responses={200: UserOutput, **_problems(401, 403, 404, 503)},
     )
-    def post(self, request: Request, user_id: int) -> Response:
-        user = services.set_user_active(user=_user_or_404(user_id), is_active=False)
+    def post(self, request: Request, id: int) -> Response:
+        user = services.set_user_active(user=_user_or_404(id), is_active=False)
         return Response(UserOutput(user).data)
