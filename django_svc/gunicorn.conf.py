@@ -6,9 +6,18 @@ import threading
 from types import FrameType
 from typing import Any
 
+from config import telemetry
+
+# Before the application (and prometheus_client with it) loads: every worker then
+# writes its metrics to this directory, and /metrics adds them up.
+METRICS_DIR = telemetry.prepare_multiprocess_dir()
+
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8002')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
+# A thread holds one database connection for its whole request. On PostgreSQL the
+# worker's threads share a pool of DB_POOL_SIZE (default 5) connections: threads beyond
+# that wait up to DB_POOL_TIMEOUT for one, then answer 503.
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # SIGTERM: requests in flight get this long to finish, then the master exits 0.
 graceful_timeout = 20
@@ -36,3 +45,16 @@ def post_worker_init(worker: Any) -> None:
         threading.Timer(DRAIN_SECONDS, begin_shutdown, args=(signum, frame)).start()
 
     signal.signal(signal.SIGTERM, handle_term)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    # The tracer provider's export thread belongs in the worker, not the master.
+    telemetry.configure_tracing()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    telemetry.mark_worker_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    telemetry.remove_multiprocess_dir(METRICS_DIR)

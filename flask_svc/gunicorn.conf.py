@@ -5,7 +5,9 @@ Run from this folder: `.venv/bin/gunicorn 'app:create_app()'`.
 
 import os
 import sys
+from typing import Any
 
+from app import telemetry
 from app.config import ConfigError, check_secret
 
 # Refuse to start with a clear message before any worker boots.
@@ -14,11 +16,20 @@ try:
 except ConfigError as error:
     sys.exit(f"error: {error}")
 
+# Before any worker loads the application (and prometheus_client with it): every
+# worker then writes its metrics to this directory, and /metrics adds them up. The
+# application is loaded in each worker after the fork (no preload_app), so each
+# worker also sets up its own tracer provider there (app.telemetry).
+METRICS_DIR = telemetry.prepare_multiprocess_dir()
+
 _host = os.environ.get("HOST", "127.0.0.1")
 _port = os.environ.get("PORT", "8003")
 bind = [f"[{_host}]:{_port}" if ":" in _host else f"{_host}:{_port}"]
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads let a worker serve other requests while one waits on argon2 or the database.
+# They share the worker's pool of DB_POOL_SIZE (default 5) connections, a request
+# holding one for each transaction (never while hashing): a thread that finds none
+# free waits up to DB_POOL_TIMEOUT for one, then answers 503.
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = 30
@@ -33,3 +44,11 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "")
 accesslog = None
 errorlog = "-"
 loglevel = "info"
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    telemetry.mark_worker_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    telemetry.remove_multiprocess_dir(METRICS_DIR)

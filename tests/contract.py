@@ -94,6 +94,10 @@ RFC3339 = re.compile(
 )
 
 
+def is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
 class ContractViolation(AssertionError):  # noqa: N818 - reads as an assertion
     """A response that the contract does not allow."""
 
@@ -300,9 +304,13 @@ class Contract:
         media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type not in content:
             return [*problems, f"content type {media_type!r} not in {sorted(content)}"]
-        body = self._json_body(response, problems)
-        if body is None:
-            return problems
+        if is_json(media_type):
+            body = self._json_body(response, problems)
+            if body is None:
+                return problems
+        else:
+            # Text, such as the Prometheus exposition: its schema is a string.
+            body = response.text
         schema_pointer = pointer + _pointer("content", media_type, "schema")
         problems += self.validate(schema_pointer, body)
         return problems

@@ -12,7 +12,14 @@ from helpers import ME, TOKEN, USERS, Api
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/health"), ("GET", ME), ("GET", "/nope"), ("POST", USERS), ("DELETE", "/health")],
+    [
+        ("GET", "/health"),
+        ("GET", "/metrics"),
+        ("GET", ME),
+        ("GET", "/nope"),
+        ("POST", USERS),
+        ("DELETE", "/health"),
+    ],
 )
 def test_security_headers_on_success_and_errors(api: Api, method: str, path: str) -> None:
     response = api.client.request(method, path)

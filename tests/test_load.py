@@ -1,18 +1,46 @@
-"""A bounded burst of mixed traffic: only documented answers, nothing lost."""
+"""A bounded burst of mixed traffic on a small connection pool: every request answered
+with its success status, nothing lost."""
 
 from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
+from conftest import ServerFactory, Target
 from helpers import ME, REFRESH, USERS, Api, bearer
 
 REQUESTS = 200
 CONNECTIONS = 50
+KINDS = ("register", "login", "me", "refresh", "list", "me", "refresh", "list", "me", "me")
+EXPECTED = {"register": 201, "login": 200, "me": 200, "refresh": 200, "list": 200}
+# Two connections per worker for 25 concurrent requests per worker: they queue for
+# the pool. The default DB_POOL_TIMEOUT (2 s) rightly sheds such a queue with 503
+# on a busy machine; here the wait may be long, so that any 503 left is a fault
+# (a lock given up on, a connection never returned), not the queue.
+SMALL_POOL = {"WEB_CONCURRENCY": "2", "DB_POOL_SIZE": "2", "DB_POOL_TIMEOUT": "20"}
 
 
-def test_mixed_burst(api: Api, admin: dict[str, str]) -> None:
+@pytest.fixture
+def burst_api(target: Target, request: pytest.FixtureRequest) -> Iterator[Api]:
+    """A server of its own on a small pool; with --base-url, the server under test."""
+    if target.server is None:
+        shared: Api = request.getfixturevalue("api")
+        yield shared
+        return
+    server_factory: ServerFactory = request.getfixturevalue("server_factory")
+    with server_factory(extra_env=SMALL_POOL) as server:
+        api = Api.of(server)
+        with api.client:
+            yield api
+
+
+def test_mixed_burst(burst_api: Api) -> None:
+    api = burst_api
+    admin = api.admin_headers()
     tag = uuid.uuid4().hex[:12]
     accounts = [api.register() for _ in range(10)]
     locks = [threading.Lock() for _ in accounts]
@@ -20,9 +48,7 @@ def test_mixed_burst(api: Api, admin: dict[str, str]) -> None:
     def one(index: int) -> tuple[str, int]:
         k = index % len(accounts)
         account = accounts[k]
-        kind = ("register", "login", "me", "refresh", "list", "me", "refresh", "list", "me", "me")[
-            index % 10
-        ]
+        kind = KINDS[index % len(KINDS)]
         if kind == "register":
             response = api.client.post(
                 USERS,
@@ -49,13 +75,15 @@ def test_mixed_burst(api: Api, admin: dict[str, str]) -> None:
     with ThreadPoolExecutor(max_workers=CONNECTIONS) as pool:
         results = list(pool.map(one, range(REQUESTS)))
 
-    # 503 (with Retry-After, checked by the contract hook) is a documented answer
-    # when the database cannot serve in time; anything else but success is not.
-    expected = {"register": 201, "login": 200, "me": 200, "refresh": 200, "list": 200}
-    unexpected = [(k, status) for k, status in results if status not in (expected[k], 503)]
+    unexpected = [(kind, status) for kind, status in results if status != EXPECTED[kind]]
     assert unexpected == []
-    unavailable = [k for k, status in results if status == 503]
-    assert len(unavailable) <= REQUESTS // 10, f"too many 503 answers: {unavailable}"
-    created = sum(1 for k, status in results if k == "register" and status == 201)
-    page = api.client.get(USERS, params={"search": f"burst-{tag}-"}, headers=admin).json()
-    assert page["count"] == created
+    registered = {
+        f"burst-{tag}-{index}@example.com"
+        for index in range(REQUESTS)
+        if KINDS[index % len(KINDS)] == "register"
+    }
+    page = api.client.get(
+        USERS, params={"search": f"burst-{tag}-", "limit": 100}, headers=admin
+    ).json()
+    assert page["count"] == len(registered)
+    assert {user["email"] for user in page["results"]} == registered

@@ -23,6 +23,7 @@ CONCERNS = (
     "services (writes)",
     "routes / views",
     "errors",
+    "observability",
     "migrations",
     "admin command",
     "tests",

@@ -37,20 +37,28 @@ DEBUG = os.environ.get("DJANGO_DEBUG", "") == "1"
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h.strip()]
 
 
-def _int_env(name: str, default: int) -> int:
+def _int_env(name: str, default: int, minimum: int = 1) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be an integer.") from exc
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}.")
+    return value
 
 
 ACCESS_TOKEN_MINUTES = _int_env("ACCESS_TOKEN_MINUTES", 15)
 REFRESH_TOKEN_DAYS = _int_env("REFRESH_TOKEN_DAYS", 7)
 LOGIN_MAX_FAILURES = _int_env("LOGIN_MAX_FAILURES", 5)
 LOGIN_FAILURE_WINDOW_SECONDS = _int_env("LOGIN_FAILURE_WINDOW_SECONDS", 60)
+# Per worker process: its most PostgreSQL connections, and how long a request waits
+# for a free one before it is answered 503 (see database_from_url).
+DB_POOL_SIZE = _int_env("DB_POOL_SIZE", 5)
+DB_POOL_TIMEOUT = _int_env("DB_POOL_TIMEOUT", 2)
+CONNECT_TIMEOUT_SECONDS = 2
 CORS_ALLOWED_ORIGINS = [
     o.strip() for o in os.environ.get("CORS_ALLOWED_ORIGINS", "").split(",") if o.strip()
 ]
@@ -73,11 +81,14 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_prometheus",
     "users.apps.UsersConfig",
 ]
 
 MIDDLEWARE = [
     "config.middleware.RequestLogMiddleware",
+    # django-prometheus's pair, first and last, as its documentation places them.
+    "config.metrics.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.CorsMiddleware",
@@ -89,6 +100,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "config.middleware.ServiceUnavailableMiddleware",
+    "config.metrics.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -115,7 +127,9 @@ TEMPLATES = [
 ]
 
 
-def database_from_url(url: str) -> dict[str, Any]:
+def database_from_url(
+    url: str, *, pool_size: int = DB_POOL_SIZE, pool_timeout: int = DB_POOL_TIMEOUT
+) -> dict[str, Any]:
     """Turn the plain `DATABASE_URL` shared by the three services into Django's form."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
@@ -124,8 +138,12 @@ def database_from_url(url: str) -> dict[str, Any]:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(Path(path).resolve()) if path else str(BASE_DIR / "db.sqlite3"),
-            # Several gunicorn workers write at once: WAL, a busy timeout and
-            # BEGIN IMMEDIATE so that writers queue instead of failing.
+            # Several gunicorn workers write at once: WAL and a busy timeout. Reads run
+            # in autocommit and never take the write lock; `transaction.atomic()`
+            # blocks, where the multi-statement writes live, begin IMMEDIATE so that
+            # writers queue for the lock instead of failing when a read transaction
+            # would upgrade. No pool (DB_POOL_*): each thread opens its connection
+            # and closes it after the request.
             "OPTIONS": {
                 "timeout": 5,
                 "transaction_mode": "IMMEDIATE",
@@ -140,9 +158,26 @@ def database_from_url(url: str) -> dict[str, Any]:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
-            # A dead database must give 503 within 5 seconds, never a hang.
-            "OPTIONS": {"connect_timeout": 2},
-            "CONN_MAX_AGE": 60,
+            "OPTIONS": {
+                # A dead database must give 503 within 5 seconds, never a hang.
+                "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                # psycopg's pool (Django 5.1+) rather than persistent connections
+                # (CONN_MAX_AGE): those are one per gunicorn thread, so nothing caps
+                # them per worker. The pool holds at most `max_size`; a request
+                # takes one for its duration and waits up to `timeout` seconds
+                # for one, which is also how long it waits on a dead database, so
+                # keep it below the contract's 5-second bound.
+                "pool": {
+                    "min_size": 1,
+                    "max_size": pool_size,
+                    "timeout": pool_timeout,
+                    # Stop reconnecting in the background soon (default: backing off
+                    # for 5 minutes): the next request tries again at once, so the
+                    # service recovers as soon as the database is back.
+                    "reconnect_timeout": CONNECT_TIMEOUT_SECONDS,
+                },
+            },
+            # The pool checks a connection before handing it out.
             "CONN_HEALTH_CHECKS": True,
         }
     raise ImproperlyConfigured("DATABASE_URL must be a sqlite:/// or postgresql:// URL.")

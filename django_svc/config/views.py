@@ -1,12 +1,15 @@
-"""Liveness and readiness."""
+"""Liveness, readiness and the Prometheus metrics."""
 
 from django.conf import settings
 from django.db import connection
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.metrics import render_metrics
 from users.serializers import StatusOutput
 from users.views import ApiView
 
@@ -47,3 +50,26 @@ class ReadyApi(ApiView):
 
             get_redis_connection("default").ping()
         return Response({"status": "ok"})
+
+
+class MetricsApi(ApiView):
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    @extend_schema(
+        operation_id="getMetrics",
+        tags=["health"],
+        summary="Prometheus metrics of the whole service, every worker process included",
+        description="Prometheus text format, or OpenMetrics when `Accept` asks for it. "
+        "No authentication: keep this path off the public ingress.",
+        auth=[],
+        responses={
+            (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="The metrics."),
+            (200, "application/openmetrics-text"): OpenApiResponse(
+                OpenApiTypes.STR, description="The metrics."
+            ),
+        },
+    )
+    def get(self, request: Request) -> HttpResponse:
+        body, content_type = render_metrics(request.headers.get("Accept"))
+        return HttpResponse(body, content_type=content_type)

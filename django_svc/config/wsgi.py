@@ -4,8 +4,12 @@ import warnings
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
+from config import telemetry
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+# Before the handler below loads the middleware it adds.
+telemetry.instrument_django()
 application = get_wsgi_application()
 
 if settings.JWT_SECRET_KEY_IS_DEFAULT:

@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{SERVICE_DIR / 'db.sqlite3'}"
+DEFAULT_DB_POOL_SIZE = 5
+DEFAULT_DB_POOL_TIMEOUT_SECONDS = 2
 MIN_SECRET_BYTES = 32
 # Only ever used outside production, with a warning at start-up.
 DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"
@@ -34,6 +36,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=0, le=65535)
     web_concurrency: int = Field(default=2, ge=1)
+    # Per worker process: its most database connections, and how long a request waits
+    # for a free one before it is answered 503.
+    db_pool_size: int = Field(default=DEFAULT_DB_POOL_SIZE, ge=1)
+    db_pool_timeout: int = Field(default=DEFAULT_DB_POOL_TIMEOUT_SECONDS, ge=1)
     forwarded_allow_ips: str = ""
     graceful_shutdown_seconds: int = Field(default=20, ge=1)
 

@@ -1,9 +1,9 @@
 """Database engine and sessions: the driver is chosen from the plain DATABASE_URL."""
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import URL, event, make_url
+from sqlalchemy import URL, Connection, event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -13,11 +13,16 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
-# A dead database must give 503 within 5 seconds, never a hang.
+from app.config import DEFAULT_DB_POOL_SIZE, DEFAULT_DB_POOL_TIMEOUT_SECONDS
+
+# A dead database must give 503 within 5 seconds, never a hang: connecting and each
+# command fail fast, whatever DB_POOL_TIMEOUT says about waiting for a free connection.
 CONNECT_TIMEOUT_SECONDS = 2
 COMMAND_TIMEOUT_SECONDS = 2
-POOL_TIMEOUT_SECONDS = 2
 SQLITE_BUSY_TIMEOUT_SECONDS = 5
+
+# The execution option of a connection whose transaction will write (see begin_write).
+WRITES: Final = "writes"
 
 _POSTGRES_NAMES = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"}
 
@@ -36,14 +41,22 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_engine(database_url: str) -> AsyncEngine:
+def create_engine(
+    database_url: str,
+    *,
+    pool_size: int = DEFAULT_DB_POOL_SIZE,
+    pool_timeout: float = DEFAULT_DB_POOL_TIMEOUT_SECONDS,
+) -> AsyncEngine:
+    """The engine of one worker process: at most ``pool_size`` connections (no overflow),
+    a request waits up to ``pool_timeout`` seconds for one, then gets a 503."""
     url = async_url(database_url)
+    pool: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout}
     if url.drivername.startswith("sqlite"):
         engine = create_async_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
-            pool_pre_ping=True,
             hide_parameters=True,  # errors are logged: never with emails or hashes in them
+            **pool,
         )
         _configure_sqlite(engine)
         return engine
@@ -53,11 +66,10 @@ def create_engine(database_url: str) -> AsyncEngine:
             "timeout": CONNECT_TIMEOUT_SECONDS,
             "command_timeout": COMMAND_TIMEOUT_SECONDS,
         },
+        # A connection the server dropped (restart, outage) is replaced, not handed out.
         pool_pre_ping=True,
         hide_parameters=True,
-        pool_timeout=POOL_TIMEOUT_SECONDS,
-        pool_size=5,
-        max_overflow=10,
+        **pool,
     )
 
 
@@ -66,8 +78,13 @@ def _sqlite_lower(value: Any) -> Any:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    """WAL and a busy timeout so several worker processes can write; BEGIN IMMEDIATE
-    so that a write transaction takes the lock up front instead of failing midway."""
+    """WAL and a busy timeout so that several worker processes share the file.
+
+    Reads begin DEFERRED: they take no lock, and WAL lets them run beside a writer.
+    A transaction that writes begins IMMEDIATE (``begin_write``), taking the write
+    lock up front and queueing for it up to the busy timeout; a read transaction
+    that later writes would instead fail at once (SQLITE_BUSY) whenever another
+    worker committed in between."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -82,8 +99,23 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         dbapi_connection.create_function("lower", 1, _sqlite_lower, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    def _on_begin(connection: Connection) -> None:
+        writes = connection.get_execution_options().get(WRITES, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN DEFERRED")
+
+
+async def begin_write(session: AsyncSession) -> None:
+    """Start the transaction of a change, before touching any object; a no-op inside one.
+
+    A read transaction still open (the caller's authentication, say) is committed
+    first: it holds no changes, and its objects stay loaded (expire_on_commit=False).
+    """
+    if session.in_transaction():
+        connection = (await session.connection()).sync_connection
+        if connection is not None and connection.get_execution_options().get(WRITES, False):
+            return
+        await session.commit()
+    await session.connection(execution_options={WRITES: True})
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

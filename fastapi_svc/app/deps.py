@@ -21,7 +21,9 @@ oauth2_scheme = OAuth2PasswordBearer(
 )
 
 
-def get_settings_dep(request: Request) -> Settings:
+# The dependencies are coroutines even where they do not await: FastAPI runs a plain
+# function in the thread pool, a thread hop per request for reading a field.
+async def get_settings_dep(request: Request) -> Settings:
     settings = request.app.state.settings
     assert isinstance(settings, Settings)
     return settings
@@ -32,7 +34,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_redis(request: Request) -> Redis | None:
+async def get_redis(request: Request) -> Redis | None:
     redis: Redis | None = request.app.state.redis
     return redis
 

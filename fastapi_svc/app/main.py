@@ -18,6 +18,7 @@ from redis.retry import Retry
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import register_error_handlers
+from app.metrics import instrument_metrics
 from app.middleware import (
     BodyLimitMiddleware,
     CORSMiddleware,
@@ -32,6 +33,7 @@ from app.schemas import (
     TokenRequest,
     ValidationProblem,
 )
+from app.telemetry import configure_tracing, instrument_tracing
 
 TITLE = "User API"
 VERSION = "1.0.0"
@@ -121,7 +123,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging()
     settings.warn_if_insecure()
-    engine = create_engine(settings.database_url)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        pool_timeout=settings.db_pool_timeout,
+    )
     redis = create_redis(settings)
 
     @asynccontextmanager
@@ -161,7 +167,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(HeadMiddleware)
     app.add_middleware(CORSMiddleware, allowed_origins=settings.cors_origins)
+    instrument_metrics(app)
     app.add_middleware(RequestContextMiddleware)
+    tracer_provider = configure_tracing()
+    if tracer_provider is not None:
+        instrument_tracing(app, tracer_provider)
     return app
 
 

@@ -2,9 +2,13 @@
 
 On SIGTERM the workers keep accepting for a moment, so that connections the kernel
 has already queued are served rather than reset, then finish what is in flight
-(up to GRACEFUL_SHUTDOWN_SECONDS) and the process exits 0."""
+(up to GRACEFUL_SHUTDOWN_SECONDS) and the process exits 0.
+
+With several workers, the supervisor gives them one empty PROMETHEUS_MULTIPROC_DIR
+(see app.telemetry) and removes it when it stops."""
 
 import signal
+import socket
 import sys
 import threading
 import time
@@ -14,15 +18,29 @@ import uvicorn
 from pydantic import ValidationError
 from uvicorn.supervisors import Multiprocess
 
+from app import telemetry
 from app.config import Settings, get_settings
 
 DRAIN_SECONDS = 1.0
 
 
 class DrainingMultiprocess(Multiprocess):
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+        super().__init__(config, sockets)
+        self.known_pids: set[int] = set()
+
     def handle_term(self) -> None:
         time.sleep(DRAIN_SECONDS)
         super().handle_term()
+
+    def keep_subprocess_alive(self) -> None:
+        # Runs every half second after the signal handlers: a worker gone since the
+        # last round (died, restarted, SIGTTOU) is dead for the metrics too.
+        super().keep_subprocess_alive()
+        alive = {process.pid for process in self.processes if process.pid is not None}
+        for pid in self.known_pids - alive:
+            telemetry.mark_worker_dead(pid)
+        self.known_pids = alive
 
 
 class DrainingServer(uvicorn.Server):
@@ -66,10 +84,12 @@ def main() -> int:
     if config.workers > 1:
         # What uvicorn.run does for several workers, with the draining supervisor.
         sock = config.bind_socket()
+        metrics_dir = telemetry.prepare_multiprocess_dir()
         try:
             DrainingMultiprocess(config, sockets=[sock]).run()
         finally:
             sock.close()
+            telemetry.remove_multiprocess_dir(metrics_dir)
         return 0
     signal.signal(signal.SIGTERM, _exit_cleanly)
     server = DrainingServer(config)

@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from app.config import DEFAULT_DATABASE_URL
-from app.db import async_url, create_engine
+from app.db import WRITES, async_url, create_engine
 from app.models import Base
 
 config = context.config
@@ -42,7 +42,8 @@ def do_run_migrations(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
-        # BEGIN IMMEDIATE (app.db) makes SQLite DDL transactional: concurrent runs serialize.
+        # BEGIN IMMEDIATE (a writing connection, app.db) makes SQLite DDL transactional:
+        # concurrent runs serialize.
         transactional_ddl=True,
         compare_type=True,
     )
@@ -54,6 +55,7 @@ async def run_migrations_online() -> None:
     engine = create_engine(database_url())
     try:
         async with engine.connect() as connection:
+            await connection.execution_options(**{WRITES: True})
             await connection.run_sync(do_run_migrations)
     finally:
         await engine.dispose()

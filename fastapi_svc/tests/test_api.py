@@ -319,6 +319,7 @@ CONTRACT_OPERATIONS: dict[tuple[str, str], tuple[str, set[str]]] = {
     ),
     ("/health", "get"): ("getHealth", {"200"}),
     ("/ready", "get"): ("getReadiness", {"200", "503"}),
+    ("/metrics", "get"): ("getMetrics", {"200"}),
 }
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import redis
 from flask import Flask
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 
-from . import cli, config, errors, middleware, security
-from .extensions import db, migrate
+from . import cli, config, errors, middleware, security, telemetry
+from .extensions import WRITES, db, migrate
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +23,13 @@ def _python_lower(value: Any) -> Any:
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    """WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE on every SQLite connection.
+    """WAL, a busy timeout and foreign keys on every SQLite connection.
 
-    BEGIN IMMEDIATE takes the write lock when a transaction starts, so several
-    worker processes queue for it (up to the busy timeout) instead of failing
-    when a read transaction later tries to write.
+    Reads begin DEFERRED: they take no lock, and WAL lets them run beside a
+    writer. A transaction that writes begins IMMEDIATE (`begin_write`), taking
+    the write lock up front so that several worker processes queue for it (up to
+    the busy timeout); a read transaction that later writes would instead fail at
+    once (SQLITE_BUSY) whenever another worker committed in between.
     """
 
     @event.listens_for(engine, "connect")
@@ -42,8 +44,9 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.create_function("lower", 1, _python_lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
-    def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    def on_begin(connection: Connection) -> None:
+        writes = connection.get_execution_options().get(WRITES, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN DEFERRED")
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -56,7 +59,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is None or "TESTING" not in test_config:
         app.testing = app.config["APP_ENV"] == "test"
     app.config.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS", config.engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        config.engine_options(
+            app.config["SQLALCHEMY_DATABASE_URI"],
+            pool_size=app.config["DB_POOL_SIZE"],
+            pool_timeout=app.config["DB_POOL_TIMEOUT"],
+        ),
     )
     secret = app.config["JWT_SECRET_KEY"]
     is_default = secret == config.DEVELOPMENT_SECRET_KEY
@@ -78,10 +86,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=2
         )
 
+    # Imported here, after gunicorn.conf.py has chosen the metrics directory (app.telemetry).
+    from . import metrics
+
+    # Before the middleware's hooks, so that its early answers (413, preflights) are timed.
+    metrics.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     middleware.init_app(app)
     cli.init_app(app)
+    telemetry.init_app(app)
 
     from .routes import auth, docs, health, users
 

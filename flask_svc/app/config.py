@@ -8,12 +8,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import make_url
+
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{SERVICE_DIR / 'db.sqlite3'}"
 # Used outside production only; long enough that PyJWT does not warn about it.
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
 MIN_SECRET_BYTES = 32
 MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_DB_POOL_SIZE = 5
+DEFAULT_DB_POOL_TIMEOUT_SECONDS = 2
 APP_ENVS = ("development", "production", "test")
 
 
@@ -51,14 +55,25 @@ def database_uri(url: str) -> str:
     return url
 
 
-def engine_options(uri: str) -> dict[str, Any]:
+def engine_options(
+    uri: str,
+    *,
+    pool_size: int = DEFAULT_DB_POOL_SIZE,
+    pool_timeout: int = DEFAULT_DB_POOL_TIMEOUT_SECONDS,
+) -> dict[str, Any]:
+    """The engine of one worker process, whose threads share its pool: at most
+    `pool_size` connections (no overflow); a request waits up to `pool_timeout`
+    seconds for a free one, then gets a 503."""
+    if make_url(uri).database in (None, "", ":memory:"):
+        return {}  # one shared in-memory connection (Flask-SQLAlchemy's StaticPool)
+    pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout}
     if uri.startswith("sqlite"):
-        return {"connect_args": {"timeout": 5}}
+        return {**pool, "connect_args": {"timeout": 5}}
     # Fail fast when the database is gone so requests answer 503 within seconds,
     # and drop dead pooled connections so the service recovers on its own.
     return {
+        **pool,
         "pool_pre_ping": True,
-        "pool_timeout": 2,
         "pool_recycle": 300,
         "connect_args": {"connect_timeout": 2},
     }
@@ -96,6 +111,8 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=_int(environ, "REFRESH_TOKEN_DAYS", 7)),
         "LOGIN_MAX_FAILURES": _int(environ, "LOGIN_MAX_FAILURES", 5),
         "LOGIN_FAILURE_WINDOW_SECONDS": _int(environ, "LOGIN_FAILURE_WINDOW_SECONDS", 60),
+        "DB_POOL_SIZE": _int(environ, "DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE),
+        "DB_POOL_TIMEOUT": _int(environ, "DB_POOL_TIMEOUT", DEFAULT_DB_POOL_TIMEOUT_SECONDS),
         "CORS_ALLOWED_ORIGINS": _csv(environ, "CORS_ALLOWED_ORIGINS"),
         "FORWARDED_ALLOW_IPS": _csv(environ, "FORWARDED_ALLOW_IPS"),
         "FIRST_ADMIN_EMAIL": environ.get("FIRST_ADMIN_EMAIL") or None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from flask_jwt_extended import JWTManager
 from flask_migrate import Migrate
@@ -35,6 +35,25 @@ migrate = Migrate(
     compare_type=True,
 )
 jwt = JWTManager()
+
+# The execution option of a connection whose transaction will write (see begin_write).
+WRITES: Final = "writes"
+
+
+def begin_write() -> None:
+    """Start the transaction of a change, before touching any object; a no-op inside one.
+
+    On SQLite it begins IMMEDIATE, taking the write lock up front (see
+    `_configure_sqlite`). A read transaction still open (the caller's
+    authentication, say) is committed first: it holds no changes, and its objects
+    stay loaded (expire_on_commit=False).
+    """
+    session = db.session()  # this app context's session, behind the scoped proxy
+    if session.in_transaction():
+        if session.connection().get_execution_options().get(WRITES, False):
+            return
+        session.commit()
+    session.connection(execution_options={WRITES: True})
 
 
 def insert_ignoring_conflicts(model: type[Base]) -> Any:

@@ -15,7 +15,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token, decode
 from flask_jwt_extended.exceptions import JWTExtendedException
 from sqlalchemy import CursorResult, Executable, delete, select, update
 
-from .extensions import db, insert_ignoring_conflicts
+from .extensions import begin_write, db, insert_ignoring_conflicts
 from .models import RefreshToken, RevokedToken, User, utcnow
 from .schemas import TokenPair
 
@@ -61,6 +61,7 @@ def _expiry(claims: dict[str, Any]) -> datetime:
 
 def issue_token_pair(user: User, *, family_id: str | None = None) -> TokenPair:
     """A new access and refresh token; the refresh token is recorded in its family."""
+    begin_write()  # a no-op within a rotation: one transaction for both
     identity = str(user.id)
     access_token = create_access_token(identity=identity)
     refresh_token = create_refresh_token(identity=identity)
@@ -126,9 +127,11 @@ def rotate_refresh_token(claims: dict[str, Any], user: User) -> TokenPair | None
     The conditional UPDATE lets exactly one concurrent caller win. A token
     already revoked is reuse: its whole family is revoked and None returned.
     """
+    begin_write()
     now = utcnow()
     jti = claims["jti"]
-    won = _affected(
+    # RETURNING names the winner's family in the same round trip; only a loser reads the row.
+    family_id: str | None = db.session.scalar(
         update(RefreshToken)
         .where(
             RefreshToken.jti == jti,
@@ -136,18 +139,17 @@ def rotate_refresh_token(claims: dict[str, Any], user: User) -> TokenPair | None
             RefreshToken.revoked_at.is_(None),
         )
         .values(revoked_at=now)
+        .returning(RefreshToken.family_id)
     )
-    row = db.session.execute(
-        select(RefreshToken.family_id, RefreshToken.user_id).where(RefreshToken.jti == jti)
-    ).one_or_none()
-    if won == 1 and row is not None:
-        family_id: str | None = row.family_id
-    elif row is not None:
-        if row.user_id == user.id:
-            _revoke_family(row.family_id, now)
-            db.session.commit()
-        return None
-    else:
+    if family_id is None:
+        row = db.session.execute(
+            select(RefreshToken.family_id, RefreshToken.user_id).where(RefreshToken.jti == jti)
+        ).one_or_none()
+        if row is not None:
+            if row.user_id == user.id:
+                _revoke_family(row.family_id, now)
+                db.session.commit()
+            return None
         family_id = _record_as_used(claims, now)
         if family_id is None:
             db.session.rollback()
@@ -190,6 +192,7 @@ def revoke_tokens(user: User, access_claims: dict[str, Any], refresh_token: str 
     A refresh token that is malformed, expired, unknown or someone else's
     revokes nothing else.
     """
+    begin_write()
     now = utcnow()
     claims = decode_refresh_token(refresh_token) if refresh_token else None
     if claims is not None and claims["sub"] == str(user.id):
@@ -226,6 +229,7 @@ def revoke_all_for_user(user: User, current_access: dict[str, Any] | None = None
 
 def prune_expired() -> int:
     """Delete deny-list rows and refresh records whose tokens have expired."""
+    begin_write()
     now = utcnow()
     removed = _affected(delete(RevokedToken).where(RevokedToken.expires_at <= now))
     removed += _affected(delete(RefreshToken).where(RefreshToken.expires_at <= now))

@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from app.extensions import WRITES
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -92,7 +94,8 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    # A writing connection (BEGIN IMMEDIATE on SQLite): concurrent runs serialize.
+    with connectable.connect().execution_options(**{WRITES: True}) as connection:
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -1,18 +1,21 @@
-"""Liveness and readiness."""
+"""Liveness, readiness and the Prometheus metrics."""
 
 import asyncio
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import PlainTextResponse
 from sqlalchemy import text
 
 from app.deps import RedisDep, SessionDep
 from app.errors import unavailable
+from app.metrics import METRICS_PATH, render_metrics
 from app.responses import problems
 from app.routing import JSONRoute
 from app.schemas import Status
 
 router = APIRouter(tags=["health"], route_class=JSONRoute)
 READY_TIMEOUT_SECONDS = 4
+EXPOSITION = {"schema": {"type": "string"}}
 
 
 @router.get("/health", operation_id="getHealth", response_model=Status)
@@ -32,3 +35,22 @@ async def ready(session: SessionDep, redis: RedisDep) -> Status:
     except TimeoutError:
         raise unavailable() from None
     return Status()
+
+
+@router.get(
+    METRICS_PATH,
+    operation_id="getMetrics",
+    summary="Prometheus metrics of the whole service, every worker process included",
+    response_class=PlainTextResponse,
+    responses={
+        200: {
+            "description": "The metrics.",
+            "content": {"text/plain": EXPOSITION, "application/openmetrics-text": EXPOSITION},
+        }
+    },
+)
+def metrics(request: Request) -> Response:
+    """Prometheus text format, or OpenMetrics when `Accept` asks for it. No authentication:
+    keep this path off the public ingress."""
+    body, content_type = render_metrics(request.headers.get("accept"))
+    return Response(body, media_type=content_type)

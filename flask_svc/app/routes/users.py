@@ -62,7 +62,7 @@ def register() -> Response:
     )
     response, _ = user_json(user)
     response.status_code = 201
-    response.headers["Location"] = url_for("users.get_user", user_id=user.id)
+    response.headers["Location"] = url_for("users.get_user", id=user.id)
     return response
 
 
@@ -152,34 +152,34 @@ def list_users() -> Response:
     return jsonify(page.model_dump(mode="json"))
 
 
-@bp.get("/<user_id:user_id>")
+@bp.get("/<user_id:id>")
 @admin_required
-def get_user(user_id: int) -> tuple[Response, int]:
-    return user_json(services.get_user(user_id))
+def get_user(id: int) -> tuple[Response, int]:
+    return user_json(services.get_user(id))
 
 
-@bp.patch("/<user_id:user_id>")
+@bp.patch("/<user_id:id>")
 @admin_required
-def update_user(user_id: int) -> tuple[Response, int]:
-    user = services.get_user(user_id)
+def update_user(id: int) -> tuple[Response, int]:
+    user = services.get_user(id)
     body = validate(UserUpdate, json_body())
     return user_json(services.update_user(user, body.changes()))
 
 
-@bp.delete("/<user_id:user_id>")
+@bp.delete("/<user_id:id>")
 @admin_required
-def delete_user(user_id: int) -> Response:
-    services.delete_user(services.get_user(user_id))
+def delete_user(id: int) -> Response:
+    services.delete_user(services.get_user(id))
     return no_content()
 
 
-@bp.post("/<user_id:user_id>/activate")
+@bp.post("/<user_id:id>/activate")
 @admin_required
-def activate_user(user_id: int) -> tuple[Response, int]:
-    return user_json(services.set_user_active(services.get_user(user_id), True))
+def activate_user(id: int) -> tuple[Response, int]:
+    return user_json(services.set_user_active(services.get_user(id), True))
 
 
-@bp.post("/<user_id:user_id>/deactivate")
+@bp.post("/<user_id:id>/deactivate")
 @admin_required
-def deactivate_user(user_id: int) -> tuple[Response, int]:
-    return user_json(services.set_user_active(services.get_user(user_id), False))
+def deactivate_user(id: int) -> tuple[Response, int]:
+    return user_json(services.set_user_active(services.get_user(id), False))
