@@ -2,7 +2,7 @@
 # requirements, so a fresh clone needs only Python 3.11+ and make.
 PYTHON ?= python3
 SERVICES := fastapi django flask
-FOLDERS := $(addsuffix _svc,$(SERVICES)) tests deploy
+FOLDERS := $(addsuffix _svc,$(SERVICES)) tests deploy benchmarks
 VENVS := $(addsuffix /.venv/.installed,$(FOLDERS))
 
 # How each service prepares its database (migrations, bootstrap admin) and
@@ -24,7 +24,7 @@ CONTRACT := cd tests && .venv/bin/pytest --service all
 .DEFAULT_GOAL := help
 .PHONY: help venvs run run-fastapi run-django run-flask test test-units test-contract \
 	test-postgres test-redis fuzz lint mypy format lock check-drift validate-deploy copy-out \
-	copy-out-fastapi copy-out-django copy-out-flask clean
+	copy-out-fastapi copy-out-django copy-out-flask clean bench bench-smoke
 
 help: ## List the targets
 	@grep -hE '^[a-z% -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-34s %s\n", $$1, $$2}'
@@ -96,6 +96,19 @@ check-drift: $(addsuffix _svc/.venv/.installed,$(SERVICES)) ## Fail when a model
 
 validate-deploy: deploy/.venv/.installed ## Compose file, Dockerfiles and Kubernetes manifests, checked statically
 	cd deploy && .venv/bin/pytest
+
+# wrk against each service and its framework's bare app, on PostgreSQL
+# (benchmarks/README.md). BENCH_ARGS passes options: BENCH_ARGS='--duration 20'.
+BENCH_ARGS ?=
+BENCH := cd benchmarks && .venv/bin/python -m bench --postgres-url $(POSTGRES_URL)
+
+bench: $(addsuffix _svc/.venv/.installed,$(SERVICES)) benchmarks/.venv/.installed ## Benchmark the services (about 12 min); report, plots and the README table
+	$(BENCH) --update-readme $(BENCH_ARGS)
+
+bench-smoke: $(addsuffix _svc/.venv/.installed,$(SERVICES)) benchmarks/.venv/.installed ## The benchmark harness's tests, then a few seconds per scenario (report in a temporary folder)
+	cd benchmarks && .venv/bin/pytest
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	  $(BENCH) --smoke --check --output $$tmp $(BENCH_ARGS); cat $$tmp/report.md
 
 copy-out: copy-out-fastapi copy-out-django copy-out-flask ## Copy each service alone out of the repository, install, migrate and test it there
 

@@ -1,0 +1,1 @@
+"""Load benchmarks of the User API services: wrk over loopback, PostgreSQL, psutil."""

@@ -1,0 +1,419 @@
+"""The Markdown report (results/report.md) and the table in the root README."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from bench.results import Results, Scenario, ServiceResult
+
+NAMES = {"fastapi": "FastAPI", "django": "Django", "flask": "Flask"}
+SERVERS = {
+    "fastapi": "uvicorn (uvloop, httptools), one process per worker",
+    "django": "gunicorn gthread, 4 threads per worker",
+    "flask": "gunicorn gthread, 4 threads per worker",
+}
+# Targets, as ratios within one run on one machine.
+ME_OF_BARE = 0.5
+LOGIN_OF_CEILING = 0.85
+TAIL_RATIO = 5.0
+# The published claims checked against this run.
+CLAIMED_MIB = {"fastapi": 45, "django": 85, "flask": 38}
+# "3–5x faster": holds where FastAPI is at least 3x as fast.
+CLAIMED_MIN_SPEEDUP = 3.0
+IO_BOUND = ("me", "list", "refresh")
+MEMORY_TOLERANCE = 0.25
+README_START = "<!-- bench:start -->"
+README_END = "<!-- bench:end -->"
+
+
+def name(service: str) -> str:
+    return NAMES.get(service, service)
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**unmet**"
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _worst_tail(result: ServiceResult) -> Scenario | None:
+    """The service scenario with the longest tail; the bare app is the reference, not a target."""
+    own = [s for s in result.scenarios.values() if s.name != "bare"]
+    return max(own, key=lambda s: s.tail_ratio, default=None)
+
+
+def _errors(result: ServiceResult) -> int:
+    return sum(s.errors for s in result.scenarios.values())
+
+
+def target_rows(results: Results) -> list[list[str]]:
+    rows = []
+    for service, result in results.services.items():
+        me = result.ratio("me", "bare")
+        login = result.login_fraction
+        worst = _worst_tail(result)
+        errors = _errors(result)
+        rows.append(
+            [
+                name(service),
+                f"{ratio(me)} {verdict(me is not None and me >= ME_OF_BARE)}",
+                f"{ratio(login)} {verdict(login is not None and login >= LOGIN_OF_CEILING)}",
+                (
+                    f"{worst.tail_ratio:.1f} ({worst.name}) "
+                    f"{verdict(worst.tail_ratio <= TAIL_RATIO)}"
+                    if worst
+                    else "–"
+                ),
+                f"{errors} {verdict(errors == 0)}",
+            ]
+        )
+    return rows
+
+
+def service_section(result: ServiceResult) -> list[str]:
+    lines = [f"### {name(result.service)}", ""]
+    rows = []
+    for scenario in result.scenarios.values():
+        idle = result.bare_idle if scenario.name == "bare" else result.idle
+        low, high = scenario.rps_spread
+        rows.append(
+            [
+                scenario.title,
+                str(scenario.connections),
+                fmt(scenario.rps),
+                f"{fmt(low)}–{fmt(high)}",
+                fmt(scenario.p50_ms, 2),
+                fmt(scenario.p99_ms, 2),
+                fmt(scenario.tail_ratio),
+                str(scenario.errors),
+                fmt(scenario.median("cpu_ms_per_request"), 2),
+                fmt(idle.rss_per_worker_mib),
+                fmt(scenario.median("rss_per_worker_mib")),
+            ]
+        )
+    lines += table(
+        [
+            "scenario",
+            "connections",
+            "req/s",
+            "req/s range",
+            "p50 ms",
+            "p99 ms",
+            "p99/p50",
+            "errors",
+            "server CPU ms/req",
+            "RSS/worker idle MiB",
+            "RSS/worker load MiB",
+        ],
+        rows,
+    )
+    ratios = [
+        f"me/bare {ratio(result.ratio('me', 'bare'))}",
+        f"health/bare {ratio(result.ratio('health', 'bare'))}",
+        f"list/bare {ratio(result.ratio('list', 'bare'))}",
+        f"refresh/me {ratio(result.ratio('refresh', 'me'))}",
+        f"login/argon2 ceiling {ratio(result.login_fraction)}",
+    ]
+    lines += ["", "Ratios: " + ", ".join(ratios) + ".", ""]
+    return lines
+
+
+def argon2_rows(results: Results) -> list[list[str]]:
+    rows = []
+    for service, result in results.services.items():
+        ceiling = result.argon2
+        if ceiling is None:
+            continue
+        p = ceiling.parameters
+        login = result.scenarios.get("login")
+        rows.append(
+            [
+                name(service),
+                f"{p.get('algorithm')} m={p.get('memory_kib')} KiB, t={p.get('time_cost')}, "
+                f"p={p.get('parallelism')}",
+                fmt(ceiling.per_core, 2),
+                f"{fmt(ceiling.all_cores, 2)} ({ceiling.cores} cores"
+                + "".join(f"; {fmt(rate, 2)}" for rate in ceiling.all_cores_runs)
+                + ")",
+                fmt(login.rps if login else None, 2),
+                fmt(login.sustained_rps if login else None, 2),
+                ratio(result.login_fraction),
+            ]
+        )
+    return rows
+
+
+def _rps(results: Results, service: str, scenario: str) -> float | None:
+    result = results.services.get(service)
+    found = result.scenarios.get(scenario) if result else None
+    return found.rps if found else None
+
+
+def _speedup(results: Results, scenario: str, other: str) -> float | None:
+    fast, slow = _rps(results, "fastapi", scenario), _rps(results, other, scenario)
+    return fast / slow if fast and slow else None
+
+
+def comparison_rows(results: Results) -> list[list[str]]:
+    names = [s for s in results.services if s in NAMES]
+    scenarios: list[Scenario] = []
+    for result in results.services.values():
+        scenarios += [
+            s for s in result.scenarios.values() if s.name not in {x.name for x in scenarios}
+        ]
+    rows = []
+    for scenario in scenarios:
+        row = [scenario.title]
+        for service in names:
+            found = results.services[service].scenarios.get(scenario.name)
+            row.append(f"{fmt(found.rps)} / {fmt(found.p99_ms, 1)}" if found else "–")
+        row += [
+            ratio(_speedup(results, scenario.name, "django")),
+            ratio(_speedup(results, scenario.name, "flask")),
+        ]
+        rows.append(row)
+    return rows
+
+
+def memory_rows(results: Results) -> list[list[str]]:
+    rows = []
+    for service, result in results.services.items():
+        peak = max((s.median("rss_per_worker_mib") for s in result.scenarios.values()), default=0)
+        rows.append(
+            [
+                name(service),
+                fmt(result.bare_idle.rss_per_worker_mib),
+                fmt(result.idle.rss_per_worker_mib),
+                fmt(result.idle.instance_pss_mib),
+                fmt(peak),
+                str(CLAIMED_MIB.get(service, "–")),
+            ]
+        )
+    return rows
+
+
+def claims(results: Results) -> list[str]:
+    lines = []
+    # 1. Speed-up on I/O-bound work.
+    speedups = {
+        (scenario, other): _speedup(results, scenario, other)
+        for scenario in IO_BOUND
+        for other in ("django", "flask")
+    }
+    known = [v for v in speedups.values() if v is not None]
+    if known:
+        within = [v for v in known if v >= CLAIMED_MIN_SPEEDUP]
+        state = (
+            "holds" if len(within) == len(known) else "partly holds" if within else "does not hold"
+        )
+        detail = ", ".join(
+            f"{scenario} ×{v:.2f} vs {name(other)}"
+            for (scenario, other), v in speedups.items()
+            if v is not None
+        )
+        lines.append(
+            f'- **"FastAPI is 3–5x faster than Django/Flask for I/O-bound work"**: {state} '
+            f"here. FastAPI's req/s over the other's, on the database-bound scenarios: {detail}."
+        )
+    # 2. Memory per instance.
+    parts, holds = [], []
+    for service, claimed in CLAIMED_MIB.items():
+        result = results.services.get(service)
+        if result is None:
+            continue
+        measured = result.idle.rss_per_worker_mib
+        holds.append(abs(measured - claimed) <= MEMORY_TOLERANCE * claimed)
+        parts.append(
+            f"{name(service)} {measured:.0f} MiB per worker (claimed {claimed}), "
+            f"{result.idle.instance_pss_mib:.0f} MiB PSS for the whole instance"
+        )
+    if parts:
+        state = "holds" if all(holds) else "partly holds" if any(holds) else "does not hold"
+        lines.append(
+            f'- **"memory per instance 45/85/38 MB (FastAPI/Django/Flask)"**: {state} '
+            f"(within ±{MEMORY_TOLERANCE:.0%}, idle RSS of one worker): " + "; ".join(parts) + "."
+        )
+    # 3. Tail latency.
+    parts, holds = [], []
+    for service, result in results.services.items():
+        worst = _worst_tail(result)
+        if worst is None:
+            continue
+        holds.append(worst.tail_ratio <= TAIL_RATIO)
+        parts.append(
+            f"{name(service)} worst p99/p50 {worst.tail_ratio:.1f} ({worst.name}, "
+            f"p99 {worst.p99_ms:.1f} ms)"
+        )
+    if parts:
+        state = "holds" if all(holds) else "partly holds" if any(holds) else "does not hold"
+        lines.append(
+            f"- **p99 latencies stay within {TAIL_RATIO:g}× p50**: {state}: "
+            + "; ".join(parts)
+            + "."
+        )
+    return lines
+
+
+def render(results: Results, *, profiles: bool = False) -> str:
+    m, s = results.machine, results.settings
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Taken {m['date']} on {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
+        f"{m['os']}; PostgreSQL {m['postgres']}, {m['wrk']}; load average before "
+        f"{', '.join(map(str, m['load_average_before']))}, after "
+        f"{', '.join(map(str, m.get('load_average_after', [])))}.",
+        "",
+        f"Every server runs {s['workers']} workers (`WEB_CONCURRENCY`): FastAPI on "
+        f"{SERVERS['fastapi']}; Django and Flask on {SERVERS['django']} (each service's "
+        f"`gunicorn.conf.py`). The bare app of each framework runs on the same server with "
+        f"the same settings. Each service runs with `APP_ENV=production` on a fresh "
+        f"PostgreSQL database with {s['users']} users registered through the API. wrk "
+        f"keeps {s['connections']} connections open (one per wrk thread) over loopback: "
+        f"{s['warmup']:g} s warm-up, then {s['repeats']} runs of {s['duration']:g} s; the "
+        "tables show the median run (errors: the sum over all runs). wrk, PostgreSQL and "
+        "the server share the same cores.",
+        "",
+        "Re-run with `make bench` (durations: `BENCH_ARGS='--duration 20 --repeats 5'`). "
+        "Numbers from a machine that is busy with other work are noisy; the ratios within "
+        "one run (me/bare, login/argon2) are steadier than absolute requests per second.",
+        "",
+        "## Targets",
+        "",
+        *table(
+            [
+                "service",
+                f"me ≥ {ME_OF_BARE:.0%} of bare",
+                f"login ≥ {LOGIN_OF_CEILING:.0%} of argon2 ceiling",
+                f"p99 ≤ {TAIL_RATIO:g}× p50 (worst service scenario)",
+                "errors",
+            ],
+            target_rows(results),
+        ),
+        "",
+        "## Per service",
+        "",
+        "Server CPU ms/req is the CPU time of the server's processes (every thread) over a "
+        "run, divided by the requests it answered: it says what a request costs whatever "
+        "share of the cores other work on the machine left the server.",
+        "",
+    ]
+    for result in results.services.values():
+        lines += service_section(result)
+    lines += [
+        "## argon2 ceiling",
+        "",
+        "Password verifications per second with each service's own hasher and parameters "
+        "(read back from a hash it made), on one core alone and on every core at once (one "
+        "process pinned to each core), the latter measured just before each login run "
+        "while the server idles (the median, then each). Login is a fraction of the ceiling "
+        "taken beside it: the median over the login runs. A login takes about a second "
+        "under load, so the requests still in flight when a run stops are a few percent of "
+        "it: the fraction uses the sustained rate, connections over mean latency (Little's "
+        "law), shown next to wrk's completed requests per second.",
+        "",
+        *table(
+            [
+                "service",
+                "parameters",
+                "verifies/s, one core",
+                "all cores",
+                "login req/s (completed)",
+                "login req/s (sustained)",
+                "login / ceiling",
+            ],
+            argon2_rows(results),
+        ),
+        "",
+        "## FastAPI vs Django vs Flask",
+        "",
+        *table(
+            [
+                "scenario",
+                *[f"{name(x)} req/s / p99 ms" for x in results.services if x in NAMES],
+                "FastAPI/Django",
+                "FastAPI/Flask",
+            ],
+            comparison_rows(results),
+        ),
+        "",
+        "## Memory",
+        "",
+        "RSS of one worker process (mean of the workers) idle, after start-up, and the peak "
+        "under load (the median run's peak, highest scenario); PSS of the whole instance "
+        "(master and workers, shared pages split between them) idle.",
+        "",
+        *table(
+            [
+                "service",
+                "bare app RSS/worker MiB",
+                "RSS/worker idle MiB",
+                "instance PSS idle MiB",
+                "RSS/worker peak MiB",
+                "claimed MB",
+            ],
+            memory_rows(results),
+        ),
+        "",
+        "## Which claims hold",
+        "",
+        *claims(results),
+        "",
+        "## Plots",
+        "",
+        "![Requests per second](throughput.png)",
+        "",
+        "![Latency](latency.png)",
+        "",
+        "![Memory](memory.png)",
+        "",
+    ]
+    if profiles:
+        lines += [
+            "Profiles of the services under load and what was fixed: [profiles.md](profiles.md).",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def readme_block(results: Results, report_link: str) -> str:
+    m, s = results.machine, results.settings
+    names = [x for x in results.services if x in NAMES]
+    rows = comparison_rows(results)
+    load = m["load_average_before"][0]
+    lines = [
+        f"Taken {m['date']} on {m['cpu']} ({m['cores']} cores, {m['memory_gib']} GiB, "
+        f"load average {load} at the start), "
+        f"{s['workers']} workers per server, {s['connections']} connections, median of "
+        f"{s['repeats']} runs of {s['duration']:g} s, PostgreSQL {m['postgres']}. "
+        f"Requests per second / p99 latency in ms; full report, targets and plots in "
+        f"[{report_link}]({report_link}).",
+        "",
+        *table(["scenario", *[name(x) for x in names], "FastAPI/Django", "FastAPI/Flask"], rows),
+    ]
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, block: str) -> bool:
+    """Replace what sits between the markers; False when the README has no markers."""
+    text = readme.read_text()
+    pattern = re.compile(re.escape(README_START) + r".*?" + re.escape(README_END), re.DOTALL)
+    if not pattern.search(text):
+        return False
+    replacement = f"{README_START}\n{block}\n{README_END}"
+    readme.write_text(pattern.sub(lambda _match: replacement, text, count=1))
+    return True

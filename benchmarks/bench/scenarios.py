@@ -1,0 +1,96 @@
+"""The workload: what each scenario requests, and the wrk arguments it needs for a run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from bench import seed
+
+USERS_ME = "/api/v1/users/me"
+# Login is CPU-bound (argon2): two requests in flight per core keep every core busy,
+# and more would only queue, so its latency would measure the queue.
+LOGIN_CONNECTIONS = 2 * len(os.sched_getaffinity(0))
+
+
+@dataclass
+class Context:
+    """What the scenarios of one server share: seeded accounts and their tokens."""
+
+    client: httpx.Client | None = None
+    connections: int = 1
+    accounts: list[seed.Account] = field(default_factory=list)
+    tokens: list[seed.Tokens] = field(default_factory=list)
+    admin: seed.Tokens | None = None
+
+    def api(self) -> httpx.Client:
+        if self.client is None:
+            raise RuntimeError("this scenario needs a seeded service")
+        return self.client
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    path: str
+    script: str
+    # The wrk arguments, made anew before every run: a refresh chain needs unspent tokens.
+    args: Callable[[Context], list[str]] = lambda _context: []
+    max_connections: int | None = None
+
+    def connections(self, wanted: int) -> int:
+        return min(wanted, self.max_connections or wanted)
+
+
+def _access_tokens(context: Context) -> list[str]:
+    return [tokens.access for tokens in context.tokens]
+
+
+def _admin_token(context: Context) -> list[str]:
+    if context.admin is None:
+        raise RuntimeError("no admin token")
+    return [context.admin.access]
+
+
+def _fresh_refresh_tokens(context: Context) -> list[str]:
+    # One login per wrk thread: each thread rotates its own family.
+    starters = [context.accounts[i % len(context.accounts)] for i in range(context.connections)]
+    return [tokens.refresh for tokens in seed.login_all(context.api(), starters)]
+
+
+def _login_forms(context: Context) -> list[str]:
+    return [account.login_form() for account in context.accounts]
+
+
+BARE = Scenario("bare", "bare JSON endpoint, minimal app", "/health", "get")
+SERVICE_SCENARIOS = (
+    Scenario("health", "GET /health", "/health", "get"),
+    Scenario("me", "GET /api/v1/users/me (bearer)", USERS_ME, "get", _access_tokens),
+    Scenario(
+        "list",
+        f"GET /api/v1/users?search={seed.SEARCH} (admin)",
+        f"/api/v1/users?search={seed.SEARCH}&limit=20",
+        "get",
+        _admin_token,
+    ),
+    Scenario(
+        "refresh",
+        "POST /api/v1/auth/refresh (rotation)",
+        "/api/v1/auth/refresh",
+        "refresh",
+        _fresh_refresh_tokens,
+    ),
+    Scenario(
+        "login",
+        "POST /api/v1/auth/token (argon2)",
+        "/api/v1/auth/token",
+        "login",
+        _login_forms,
+        max_connections=LOGIN_CONNECTIONS,
+    ),
+)
+ALL = {scenario.name: scenario for scenario in (BARE, *SERVICE_SCENARIOS)}
