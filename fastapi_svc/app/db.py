@@ -107,9 +107,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 async def begin_write(session: AsyncSession) -> None:
     """Start the transaction of a change, before touching any object; a no-op inside one.
 
-    A read transaction still open (the caller's authentication, say) is committed
-    first: it holds no changes, and its objects stay loaded (expire_on_commit=False).
+    On SQLite a read transaction still open (the caller's authentication, say) is
+    committed first: it holds no changes, and its objects stay loaded
+    (expire_on_commit=False). Elsewhere it is a no-op: PostgreSQL locks rows as they
+    are written, so a read transaction goes on to write without more round trips.
     """
+    if session.get_bind().dialect.name != "sqlite":
+        return
     if session.in_transaction():
         connection = (await session.connection()).sync_connection
         if connection is not None and connection.get_execution_options().get(WRITES, False):

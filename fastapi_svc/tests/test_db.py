@@ -1,14 +1,17 @@
 """The engine of a worker: DB_POOL_SIZE and DB_POOL_TIMEOUT, a 503 when its pool is
 exhausted, and SQLite transactions that take the write lock only to write."""
 
+import os
+import socket
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from httpx import ASGITransport, AsyncClient
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import QueuePool
 
@@ -132,3 +135,28 @@ async def test_a_read_takes_no_lock_and_a_write_takes_it_up_front(
     with pytest.raises(sqlite3.OperationalError, match="locked"):
         other_worker.execute("BEGIN IMMEDIATE")
     await session.rollback()
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A real PostgreSQL server (TEST_POSTGRES_URL, default the local one); skipped without."""
+    url = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname, parts.port or 5432), timeout=2).close()
+    except OSError:
+        pytest.skip(f"no PostgreSQL answers at {url}")
+    return url
+
+
+async def test_on_postgres_a_write_goes_on_in_the_read_transaction(postgres_url: str) -> None:
+    # No commit and fresh checkout (with its pre-ping) between a request's reads and writes.
+    engine = create_engine(postgres_url)
+    try:
+        async with AsyncSession(engine) as session:
+            await session.execute(text("SELECT 1"))
+            transaction = session.get_transaction()
+            await begin_write(session)
+            assert session.get_transaction() is transaction
+    finally:
+        await engine.dispose()

@@ -46,9 +46,13 @@ def begin_write() -> None:
     On SQLite it begins IMMEDIATE, taking the write lock up front (see
     `_configure_sqlite`). A read transaction still open (the caller's
     authentication, say) is committed first: it holds no changes, and its objects
-    stay loaded (expire_on_commit=False).
+    stay loaded (expire_on_commit=False). Elsewhere it is a no-op: PostgreSQL locks
+    rows as they are written, so a read transaction goes on to write without more
+    round trips.
     """
     session = db.session()  # this app context's session, behind the scoped proxy
+    if session.get_bind().dialect.name != "sqlite":
+        return
     if session.in_transaction():
         if session.connection().get_execution_options().get(WRITES, False):
             return

@@ -3,18 +3,21 @@ exhausted, and SQLite transactions that take the write lock only to write."""
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.pool import QueuePool
 
 from app import create_app, services
-from app.config import ConfigError, engine_options, from_environ
+from app.config import ConfigError, database_uri, engine_options, from_environ
 from app.extensions import begin_write, db
 from app.models import User
 
@@ -122,3 +125,29 @@ def test_a_read_takes_no_lock_and_a_write_takes_it_up_front(
         with pytest.raises(sqlite3.OperationalError, match="locked"):
             other_worker.execute("BEGIN IMMEDIATE")
         db.session.rollback()
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A real PostgreSQL server (TEST_POSTGRES_URL, default the local one); skipped without."""
+    url = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname, parts.port or 5432), timeout=2).close()
+    except OSError:
+        pytest.skip(f"no PostgreSQL answers at {url}")
+    return url
+
+
+def test_on_postgres_a_write_goes_on_in_the_read_transaction(
+    app_config: dict[str, Any], postgres_url: str
+) -> None:
+    # No commit and fresh checkout (with its pre-ping) between a request's reads and writes.
+    app_config["SQLALCHEMY_DATABASE_URI"] = database_uri(postgres_url)
+    with create_app(app_config).app_context():
+        db.session.execute(text("SELECT 1"))
+        transaction = db.session().get_transaction()
+        begin_write()
+        assert db.session().get_transaction() is transaction
+        db.session.rollback()
+        db.engine.dispose()
