@@ -17,6 +17,10 @@ from bench.results import Results, Scenario, ServiceResult
 WIDTH = 0.8
 
 
+def _label(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
 def _scenario_names(results: Results) -> list[str]:
     found: list[str] = []
     for result in results.services.values():
@@ -46,7 +50,7 @@ def _grouped(
                 xs.append(j - WIDTH / 2 + step * (i + 0.5))
                 ys.append(value(result, found))
         bars = axes.bar(xs, ys, step, label=name(service))
-        axes.bar_label(bars, fmt="%.3g", fontsize=7, padding=2)
+        axes.bar_label(bars, fmt=_label, fontsize=7, padding=2)
     axes.set_xticks(range(len(scenarios)), scenarios)
     axes.set_ylabel(ylabel)
     axes.set_title(title)

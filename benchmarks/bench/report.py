@@ -308,8 +308,9 @@ def render(results: Results, *, profiles: bool = False) -> str:
         "## Per service",
         "",
         "Server CPU ms/req is the CPU time of the server's processes (every thread) over a "
-        "run, divided by the requests it answered: it says what a request costs whatever "
-        "share of the cores other work on the machine left the server.",
+        "run, divided by the requests it answered: what a request costs the server, which "
+        "depends less than req/s on the share of the cores other work left it (contention "
+        "still raises it).",
         "",
     ]
     for result in results.services.values():
