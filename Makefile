@@ -19,7 +19,7 @@ flask_SERVE := .venv/bin/gunicorn 'app:create_app()'
 
 POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
-CONTRACT := cd tests && .venv/bin/pytest --service all
+CONTRACT := cd tests && .venv/bin/pytest --service all --durations=10
 
 .DEFAULT_GOAL := help
 .PHONY: help venvs run run-fastapi run-django run-flask test test-units test-contract \

@@ -36,6 +36,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+# Swagger UI and its assets do not touch the database: one pass per service is enough.
+pytestmark = pytest.mark.mode_independent
+
 # Generous for a busy 2-core machine; every wait below ends as soon as its
 # condition holds.
 TIMEOUT_MS = 20_000
