@@ -242,6 +242,22 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float
         time.sleep(interval)
 
 
+def log_entry(server: RunningServer, request_id: str, *, timeout: float = 5) -> dict[str, Any]:
+    """The server's JSON log line for one request, once the server has written it."""
+
+    def entry() -> dict[str, Any] | None:
+        for line in server.stdout_lines():
+            if request_id in line:
+                parsed: dict[str, Any] = json.loads(line)
+                return parsed
+        return None
+
+    assert wait_until(lambda: entry() is not None, timeout=timeout), server.logs()
+    record = entry()
+    assert record is not None
+    return record
+
+
 def problem(response: httpx.Response) -> dict[str, Any]:
     assert response.headers["content-type"].startswith("application/problem+json")
     body: dict[str, Any] = response.json()

@@ -4,7 +4,6 @@ the request log, a short throttling window."""
 from __future__ import annotations
 
 import http.client
-import json
 import signal
 import subprocess
 import tempfile
@@ -12,7 +11,6 @@ import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -21,7 +19,7 @@ import pytest
 import servers
 from conftest import ServerFactory, Target
 from contract import get_contract
-from helpers import LOGOUT, ME, REFRESH, TOKEN, USERS, Api, wait_until
+from helpers import LOGOUT, ME, REFRESH, TOKEN, USERS, Api, log_entry
 from servers import RunningServer, Settings
 
 
@@ -171,16 +169,7 @@ def test_each_request_is_logged_as_one_json_line(server: RunningServer, api: Api
     )
     assert response.status_code == 200
 
-    def entry() -> dict[str, Any] | None:
-        for line in server.stdout_lines():
-            if request_id in line:
-                parsed: dict[str, Any] = json.loads(line)
-                return parsed
-        return None
-
-    assert wait_until(lambda: entry() is not None, timeout=5), server.logs()
-    record = entry()
-    assert record is not None
+    record = log_entry(server, request_id)
     assert record["request_id"] == request_id
     assert record["method"] == "GET"
     assert record["path"] == ME

@@ -7,14 +7,12 @@ whose `_count` counts requests.
 
 from __future__ import annotations
 
-import json
 import uuid
-from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from helpers import ME, USERS, Account, Api, bearer, race, wait_until
+from helpers import ME, USERS, Account, Api, bearer, log_entry, race, wait_until
 from servers import RunningServer
 
 DURATION = "http_request_duration_seconds"
@@ -159,14 +157,5 @@ def test_scrapes_get_the_headers_and_log_line_of_every_request(
     assert response.status_code == 200
     assert response.headers["x-request-id"] == request_id
 
-    def entry() -> dict[str, Any] | None:
-        for line in server.stdout_lines():
-            if request_id in line:
-                parsed: dict[str, Any] = json.loads(line)
-                return parsed
-        return None
-
-    assert wait_until(lambda: entry() is not None, timeout=5), server.logs()
-    record = entry()
-    assert record is not None
+    record = log_entry(server, request_id)
     assert (record["method"], record["path"], record["status"]) == ("GET", "/metrics", 200)
