@@ -1,5 +1,6 @@
 """One benchmark run: for each service, its bare app, then the service on a fresh
-PostgreSQL database with seeded users, then the argon2 ceiling with its parameters."""
+PostgreSQL database with seeded users, then the bare app reading that database, then
+the argon2 ceiling with its parameters."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from bench.load import run_wrk, wrk_binary
 from bench.machine import service_versions
 from bench.memory import MemorySample, Sampler, sample
 from bench.results import Argon2Ceiling, Run, Scenario, ServiceResult
-from bench.scenarios import ALL, BARE, SERVICE_SCENARIOS, Context
+from bench.scenarios import ALL, BARE, BARE_READ, SERVICE_SCENARIOS, Context
 from bench.scenarios import Scenario as ScenarioSpec
 
 PROBE = Path(__file__).resolve().parent.parent / "probes" / "argon2_rate.py"
@@ -129,26 +130,32 @@ def _summarise_profiles(folder: Path, stem: str) -> None:
     (folder / f"{stem}-summary.txt").write_text(profiling.summarise(collapsed))
 
 
-def bench_bare(service: str, options: Options, secret: str) -> tuple[MemorySample, Scenario]:
+def bench_bare(
+    service: str,
+    options: Options,
+    secret: str,
+    spec: ScenarioSpec = BARE,
+    database_url: str | None = None,
+) -> tuple[MemorySample, Scenario]:
     port = servers.free_port()
     cwd, command = servers.bare_command(service, port=port, workers=options.workers)
     env = servers.server_env(
         port=port,
         workers=options.workers,
-        database_url=None,
+        database_url=database_url,
         extra={"APP_ENV": "production", "JWT_SECRET_KEY": secret},
     )
     with servers.serve(
-        f"{service}-bare",
+        f"{service}-{spec.name}",
         cwd=cwd,
         command=command,
         env=env,
         port=port,
-        ready_path=BARE.path,
-        log_path=options.logs / f"{service}-bare.log",
+        ready_path=spec.path,
+        log_path=options.logs / f"{service}-{spec.name}.log",
     ) as server:
         idle = idle_memory(server)
-        return idle, measure(server, BARE, Context(connections=options.connections), options)
+        return idle, measure(server, spec, Context(connections=options.connections), options)
 
 
 def bench_service(
@@ -211,6 +218,9 @@ def bench_service(
             for spec in wanted:
                 before_run = measure_ceiling if spec.name == "login" else None
                 found[spec.name] = measure(server, spec, context, options, before_run)
+        if BARE_READ.name in options.scenarios:
+            # On the service's database, once the service has stopped.
+            _, found[BARE_READ.name] = bench_bare(service, options, secret, BARE_READ, database_url)
     return idle, found, ceilings
 
 

@@ -67,6 +67,9 @@ def _login_forms(context: Context) -> list[str]:
 
 
 BARE = Scenario("bare", "bare JSON endpoint, minimal app", "/health", "get")
+# The same minimal app reading one user (the bootstrap admin, the first row) by primary
+# key: what the framework and its ORM allow a request that reads the database once.
+BARE_READ = Scenario("bare-read", "bare app + one primary-key read", "/users/1", "get")
 SERVICE_SCENARIOS = (
     Scenario("health", "GET /health", "/health", "get"),
     Scenario("me", "GET /api/v1/users/me (bearer)", USERS_ME, "get", _access_tokens),
@@ -93,4 +96,4 @@ SERVICE_SCENARIOS = (
         max_connections=LOGIN_CONNECTIONS,
     ),
 )
-ALL = {scenario.name: scenario for scenario in (BARE, *SERVICE_SCENARIOS)}
+ALL = {scenario.name: scenario for scenario in (BARE, BARE_READ, *SERVICE_SCENARIOS)}
