@@ -1,17 +1,19 @@
 """Database engine and sessions: the driver is chosen from the plain DATABASE_URL."""
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
 from sqlalchemy import URL, Connection, event, make_url
-from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.engine.interfaces import DBAPIConnection, Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from app.config import DEFAULT_DB_POOL_SIZE, DEFAULT_DB_POOL_TIMEOUT_SECONDS
 
@@ -21,8 +23,14 @@ CONNECT_TIMEOUT_SECONDS = 2
 COMMAND_TIMEOUT_SECONDS = 2
 SQLITE_BUSY_TIMEOUT_SECONDS = 5
 
+# A pooled PostgreSQL connection idle for longer than this is pinged before use.
+IDLE_PING_SECONDS = 1.0
+
 # The execution option of a connection whose transaction will write (see begin_write).
 WRITES: Final = "writes"
+# PostgreSQL reads run in autocommit; a connection that writes gets a real transaction.
+_POSTGRES_WRITE_ISOLATION = "READ COMMITTED"
+_CHECKED_IN_AT = "checked_in_at"
 
 _POSTGRES_NAMES = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"}
 
@@ -46,9 +54,14 @@ def create_engine(
     *,
     pool_size: int = DEFAULT_DB_POOL_SIZE,
     pool_timeout: float = DEFAULT_DB_POOL_TIMEOUT_SECONDS,
+    idle_ping_seconds: float = IDLE_PING_SECONDS,
 ) -> AsyncEngine:
     """The engine of one worker process: at most ``pool_size`` connections (no overflow),
-    a request waits up to ``pool_timeout`` seconds for one, then gets a 503."""
+    a request waits up to ``pool_timeout`` seconds for one, then gets a 503.
+
+    On PostgreSQL connections are in autocommit: a read sends its statements and nothing
+    else; ``begin_write`` opens the transaction of a change. A pooled connection is
+    pinged only when it has been idle for more than ``idle_ping_seconds``."""
     url = async_url(database_url)
     pool: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout}
     if url.drivername.startswith("sqlite"):
@@ -60,17 +73,57 @@ def create_engine(
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         connect_args={
             "timeout": CONNECT_TIMEOUT_SECONDS,
             "command_timeout": COMMAND_TIMEOUT_SECONDS,
         },
-        # A connection the server dropped (restart, outage) is replaced, not handed out.
-        pool_pre_ping=True,
+        # A read sends no BEGIN and no ROLLBACK (two round trips); a change gets its
+        # transaction from begin_write.
+        isolation_level="AUTOCOMMIT",
         hide_parameters=True,
         **pool,
     )
+    _ping_when_idle(engine, idle_ping_seconds)
+    return engine
+
+
+def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Replace, before use, a pooled connection that the server dropped while it sat idle.
+
+    Not a pre-ping of every checkout: a connection in steady use was working a moment
+    ago, and pinging it would cost a round trip per request for nothing. One that sat
+    idle may have been dropped by a restart or an idle timeout without the client
+    seeing it. A connection that dies unnoticed while in steady use fails its statement
+    instead; SQLAlchemy takes that as a disconnect and invalidates every pooled
+    connection older than the failure, so only that request answers 503."""
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine.pool, "checkout")
+    def _on_checkout(
+        dbapi_connection: DBAPIConnection,
+        record: ConnectionPoolEntry,
+        _proxy: PoolProxiedConnection,
+    ) -> None:
+        # asyncpg notices at once when the server closes the socket (restart, outage,
+        # terminated backend): such a connection is replaced without a round trip.
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the server closed this pooled connection")
+        # A brand-new connection has no check-in time (the pool clears ``info`` when it
+        # replaces a connection): nothing to check.
+        checked_in_at = record.info.get(_CHECKED_IN_AT)
+        if checked_in_at is None or time.monotonic() - checked_in_at <= idle_seconds:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool disposes of this connection and hands out a fresh one.
+            raise DisconnectionError(f"ping of an idle connection failed: {exc}") from exc
 
 
 def _sqlite_lower(value: Any) -> Any:
@@ -104,22 +157,32 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN DEFERRED")
 
 
-async def begin_write(session: AsyncSession) -> None:
-    """Start the transaction of a change, before touching any object; a no-op inside one.
+def write_options(dialect: Dialect) -> dict[str, Any]:
+    """The execution options of a connection whose transaction writes: on SQLite its
+    BEGIN is IMMEDIATE (``_configure_sqlite``); on PostgreSQL it leaves autocommit for a
+    real transaction, so that the statements of one change commit together."""
+    if dialect.name == "sqlite":
+        return {WRITES: True}
+    return {"isolation_level": _POSTGRES_WRITE_ISOLATION, WRITES: True}
 
-    On SQLite a read transaction still open (the caller's authentication, say) is
-    committed first: it holds no changes, and its objects stay loaded
-    (expire_on_commit=False). Elsewhere it is a no-op: PostgreSQL locks rows as they
-    are written, so a read transaction goes on to write without more round trips.
+
+async def begin_write(session: AsyncSession) -> None:
+    """Start the transaction of a change, before its first write or locking read;
+    a no-op inside one.
+
+    What the session has read so far (the caller's authentication, say) is committed
+    first: it holds no changes, and its objects stay loaded (expire_on_commit=False).
+    On SQLite that ends a DEFERRED read transaction, on PostgreSQL an autocommit unit
+    (no round trip). The connection procured next has ``write_options``; SQLAlchemy
+    resets its isolation level when it goes back to the pool, so the next request on
+    it reads in autocommit again.
     """
-    if session.get_bind().dialect.name != "sqlite":
-        return
     if session.in_transaction():
         connection = (await session.connection()).sync_connection
         if connection is not None and connection.get_execution_options().get(WRITES, False):
             return
         await session.commit()
-    await session.connection(execution_options={WRITES: True})
+    await session.connection(execution_options=write_options(session.get_bind().dialect))
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -1,13 +1,16 @@
 """Service functions against a real SQLite database."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors, services
 from app.config import Settings
-from app.models import LoginFailure, RefreshToken, User
-from app.revocation import is_token_revoked
+from app.db import begin_write
+from app.models import LoginFailure, RefreshToken, User, utcnow
+from app.revocation import deny_access_token, is_token_revoked
 from app.schemas import UserCreate
 from app.security import decode_token
 from app.throttling import login_retry_after, register_login_failure, throttle_key
@@ -80,6 +83,7 @@ async def test_unknown_valid_refresh_token_starts_a_new_family(
     pair = await services.issue_token_pair(session, settings, user=user)
     claims = decode_token(settings, pair.refresh_token, expected_type="refresh")
     # As if another service with the same secret had issued it: no row.
+    await begin_write(session)
     row = await session.scalar(select(RefreshToken).where(RefreshToken.jti == claims.jti))
     assert row is not None
     await session.delete(row)
@@ -138,6 +142,13 @@ async def test_change_password_revokes_earlier_tokens(
     assert await services.authenticate(
         session, settings, email=user.email, password="new password 1"
     )
+
+
+async def test_deny_access_token_begins_its_own_write(session: AsyncSession) -> None:
+    # Called outside a change, it must not write in the read transaction (or autocommit).
+    await deny_access_token(session, None, jti="a-jti", expires_at=utcnow() + timedelta(minutes=1))
+    await session.commit()
+    assert await is_token_revoked(session, None, jti="a-jti")
 
 
 async def test_ensure_first_admin_is_idempotent(session: AsyncSession, settings: Settings) -> None:
