@@ -6,7 +6,7 @@ from typing import Any, Final
 
 from sqlalchemy import URL, Connection, event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, Dialect
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -113,7 +113,7 @@ def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
         # asyncpg notices at once when the server closes the socket (restart, outage,
         # terminated backend): such a connection is replaced without a round trip.
         if dbapi_connection.driver_connection.is_closed():
-            raise DisconnectionError("the server closed this pooled connection")
+            raise InvalidatePoolError("the server closed this pooled connection")
         # A brand-new connection has no check-in time (the pool clears ``info`` when it
         # replaces a connection): nothing to check.
         checked_in_at = record.info.get(_CHECKED_IN_AT)
@@ -122,8 +122,9 @@ def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
         try:
             dialect.do_ping(dbapi_connection)
         except Exception as exc:
-            # The pool disposes of this connection and hands out a fresh one.
-            raise DisconnectionError(f"ping of an idle connection failed: {exc}") from exc
+            # The pool replaces this connection and, as pool_pre_ping does, every other
+            # one opened before now: a restart drops them all.
+            raise InvalidatePoolError(f"ping of an idle connection failed: {exc}") from exc
 
 
 def _sqlite_lower(value: Any) -> Any:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import redis
 from flask import Flask
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, event, exc
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from . import cli, config, errors, middleware, security, telemetry
 from .extensions import WRITES, db, migrate
@@ -49,6 +51,42 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN DEFERRED")
 
 
+CHECKED_IN_AT = "checked_in_at"  # the pool entry's info key: when it went back to the pool
+
+
+def _configure_postgres(
+    engine: Engine, *, idle_ping_seconds: float = config.IDLE_PING_SECONDS
+) -> None:
+    """Ping a pooled connection before use only when it has sat idle in the pool.
+
+    A connection in steady use was working a moment ago, so pinging it at every
+    checkout (pool_pre_ping) costs a round trip per request for nothing; one that
+    sat idle longer than `idle_ping_seconds` may have been dropped by a restart or
+    an idle timeout. A connection that dies while in steady use fails its
+    statement instead: SQLAlchemy takes that for a disconnect and invalidates every
+    pooled connection older than the failure, so only that request answers 503.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def on_checkin(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        if dbapi_connection is not None:  # None: invalidated, replaced at its next checkout
+            record.info[CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def on_checkout(
+        dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+    ) -> None:
+        checked_in_at = record.info.pop(CHECKED_IN_AT, None)  # none yet: a brand-new connection
+        if checked_in_at is None or time.monotonic() - checked_in_at <= idle_ping_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # A DisconnectionError: the pool replaces this connection and, like
+            # pool_pre_ping, every other one opened before now (a restart drops them all).
+            raise exc.InvalidatePoolError("the idle connection failed its ping") from error
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application from the environment, with `test_config` overriding it."""
     app = Flask(__name__, static_folder=None)
@@ -66,6 +104,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             pool_timeout=app.config["DB_POOL_TIMEOUT"],
         ),
     )
+    app.config.setdefault("DB_IDLE_PING_SECONDS", config.IDLE_PING_SECONDS)
     secret = app.config["JWT_SECRET_KEY"]
     is_default = secret == config.DEVELOPMENT_SECRET_KEY
     config.check_secret(app.config["APP_ENV"], None if is_default else secret)
@@ -81,6 +120,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(db.engine)
+        elif db.engine.dialect.name == "postgresql":
+            _configure_postgres(db.engine, idle_ping_seconds=app.config["DB_IDLE_PING_SECONDS"])
     if app.config["REDIS_URL"]:
         app.extensions["redis_client"] = redis.Redis.from_url(
             app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=2

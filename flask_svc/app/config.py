@@ -18,6 +18,8 @@ MIN_SECRET_BYTES = 32
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_DB_POOL_SIZE = 5
 DEFAULT_DB_POOL_TIMEOUT_SECONDS = 2
+# A PostgreSQL connection idle in the pool longer than this is pinged before use.
+IDLE_PING_SECONDS = 1.0
 APP_ENVS = ("development", "production", "test")
 
 
@@ -63,17 +65,22 @@ def engine_options(
 ) -> dict[str, Any]:
     """The engine of one worker process, whose threads share its pool: at most
     `pool_size` connections (no overflow); a request waits up to `pool_timeout`
-    seconds for a free one, then gets a 503."""
-    if make_url(uri).database in (None, "", ":memory:"):
-        return {}  # one shared in-memory connection (Flask-SQLAlchemy's StaticPool)
+    seconds for a free one, then gets a 503.
+
+    PostgreSQL runs in autocommit: a request that only reads sends just its
+    SELECTs, with no BEGIN or ROLLBACK round trip around them. A change gets a
+    real transaction from `begin_write` (app/extensions.py). Pooled connections
+    are pinged only after sitting idle (`_configure_postgres` in app/__init__.py).
+    """
     pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout}
     if uri.startswith("sqlite"):
+        if make_url(uri).database in (None, "", ":memory:"):
+            return {}  # one shared in-memory connection (Flask-SQLAlchemy's StaticPool)
         return {**pool, "connect_args": {"timeout": 5}}
-    # Fail fast when the database is gone so requests answer 503 within seconds,
-    # and drop dead pooled connections so the service recovers on its own.
+    # connect_timeout: when the database is gone, requests answer 503 within seconds.
     return {
         **pool,
-        "pool_pre_ping": True,
+        "isolation_level": "AUTOCOMMIT",
         "pool_recycle": 300,
         "connect_args": {"connect_timeout": 2},
     }

@@ -40,24 +40,33 @@ jwt = JWTManager()
 WRITES: Final = "writes"
 
 
-def begin_write() -> None:
-    """Start the transaction of a change, before touching any object; a no-op inside one.
+def write_options(dialect_name: str) -> dict[str, Any]:
+    """The execution options of a connection whose transaction writes."""
+    if dialect_name == "postgresql":
+        # The engine reads in autocommit (config.engine_options); a change needs a
+        # real transaction. The pool puts the connection back in autocommit at checkin.
+        return {"isolation_level": "READ COMMITTED", WRITES: True}
+    return {WRITES: True}
 
-    On SQLite it begins IMMEDIATE, taking the write lock up front (see
-    `_configure_sqlite`). A read transaction still open (the caller's
-    authentication, say) is committed first: it holds no changes, and its objects
-    stay loaded (expire_on_commit=False). Elsewhere it is a no-op: PostgreSQL locks
-    rows as they are written, so a read transaction goes on to write without more
-    round trips.
+
+def begin_write() -> None:
+    """Start the transaction of a change, before its first write (and before any
+    locking read); a no-op inside one.
+
+    Reads run without taking locks or, on PostgreSQL, without a transaction at
+    all (autocommit), so a change must get its own: on SQLite it begins IMMEDIATE,
+    taking the write lock up front (see `_configure_sqlite`); on PostgreSQL a READ
+    COMMITTED transaction, so that its statements commit or roll back together.
+    The read unit still open (the caller's authentication, say) is committed
+    first: it holds no changes (in autocommit the commit costs no round trip), and
+    its objects stay loaded (expire_on_commit=False).
     """
     session = db.session()  # this app context's session, behind the scoped proxy
-    if session.get_bind().dialect.name != "sqlite":
-        return
     if session.in_transaction():
         if session.connection().get_execution_options().get(WRITES, False):
             return
         session.commit()
-    session.connection(execution_options={WRITES: True})
+    session.connection(execution_options=write_options(session.get_bind().dialect.name))
 
 
 def insert_ignoring_conflicts(model: type[Base]) -> Any:

@@ -5,7 +5,7 @@ from flask import current_app
 
 from alembic import context
 
-from app.extensions import WRITES
+from app.extensions import write_options
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -94,8 +94,10 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    # A writing connection (BEGIN IMMEDIATE on SQLite): concurrent runs serialize.
-    with connectable.connect().execution_options(**{WRITES: True}) as connection:
+    # A writing connection: BEGIN IMMEDIATE on SQLite, so concurrent runs serialize;
+    # a real transaction on PostgreSQL, whose engine otherwise runs in autocommit.
+    options = write_options(connectable.dialect.name)
+    with connectable.connect().execution_options(**options) as connection:
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -2,34 +2,74 @@
 
 SQLite by default; set TEST_DATABASE_URL=postgresql://... to run the same
 tests on a throwaway PostgreSQL database per test.
+
+Every engine the tests create refuses an INSERT, UPDATE or DELETE outside
+`begin_write` (on PostgreSQL it would run in autocommit, on its own), and the
+test that ran it fails.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from psycopg import sql
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.engine.interfaces import DBAPICursor
 
 from app import create_app
 from app.config import database_uri
-from app.extensions import db
+from app.extensions import WRITES, db
 
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture
-def database_url(tmp_path: Any) -> Iterator[str]:
-    admin_url = os.environ.get("TEST_DATABASE_URL")
-    if not admin_url:
-        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+class UnguardedWrite(AssertionError):
+    """An INSERT, UPDATE or DELETE ran on a connection that begin_write did not set up."""
+
+
+_unguarded_writes: list[str] = []
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _refuse_unguarded_writes(
+    conn: Connection,
+    _cursor: DBAPICursor,
+    statement: str,
+    _parameters: Any,
+    context: DefaultExecutionContext | None,
+    _executemany: bool,
+) -> None:
+    if context is None or not (context.isinsert or context.isupdate or context.isdelete):
         return
+    if not conn.get_execution_options().get(WRITES, False):
+        _unguarded_writes.append(statement)
+        raise UnguardedWrite(f"a write without begin_write(): {statement}")
+
+
+@pytest.fixture(autouse=True)
+def unguarded_writes() -> Iterator[list[str]]:
+    """The writes refused during a test; the test fails if any was (an app may turn
+    the error into a 500, or swallow it)."""
+    _unguarded_writes.clear()
+    yield _unguarded_writes
+    if _unguarded_writes:
+        pytest.fail(f"writes without begin_write(): {_unguarded_writes}")
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(admin_url: str) -> Iterator[str]:
+    """The URL of a new, empty database on the server of `admin_url`, dropped afterwards."""
     name = f"flask_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -41,6 +81,28 @@ def database_url(tmp_path: Any) -> Iterator[str]:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture
+def database_url(tmp_path: Any) -> Iterator[str]:
+    admin_url = os.environ.get("TEST_DATABASE_URL")
+    if not admin_url:
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    with fresh_postgres_database(admin_url) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A real PostgreSQL server (TEST_POSTGRES_URL, default the local one); skipped without."""
+    url = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname, parts.port or 5432), timeout=2).close()
+    except OSError:
+        pytest.skip(f"no PostgreSQL answers at {url}")
+    return url
 
 
 @pytest.fixture

@@ -3,22 +3,19 @@ exhausted, and SQLite transactions that take the write lock only to write."""
 
 from __future__ import annotations
 
-import os
-import socket
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.pool import QueuePool
 
 from app import create_app, services
 from app.config import ConfigError, database_uri, engine_options, from_environ
-from app.extensions import begin_write, db
+from app.extensions import WRITES, begin_write, db
 from app.models import User
 
 from .conftest import Api, bearer
@@ -127,27 +124,29 @@ def test_a_read_takes_no_lock_and_a_write_takes_it_up_front(
         db.session.rollback()
 
 
-@pytest.fixture
-def postgres_url() -> str:
-    """A real PostgreSQL server (TEST_POSTGRES_URL, default the local one); skipped without."""
-    url = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    parts = urlsplit(url)
-    try:
-        socket.create_connection((parts.hostname, parts.port or 5432), timeout=2).close()
-    except OSError:
-        pytest.skip(f"no PostgreSQL answers at {url}")
-    return url
+def _in_autocommit(connection: Connection) -> bool:
+    driver_connection = connection.connection.driver_connection
+    assert driver_connection is not None
+    return bool(driver_connection.autocommit)
 
 
-def test_on_postgres_a_write_goes_on_in_the_read_transaction(
+def test_on_postgres_a_write_leaves_the_autocommit_reads_for_a_transaction(
     app_config: dict[str, Any], postgres_url: str
 ) -> None:
-    # No commit and fresh checkout (with its pre-ping) between a request's reads and writes.
+    # Reads run in autocommit; begin_write ends that unit (no round trip) and
+    # takes a connection in a real READ COMMITTED transaction for the change.
     app_config["SQLALCHEMY_DATABASE_URI"] = database_uri(postgres_url)
     with create_app(app_config).app_context():
         db.session.execute(text("SELECT 1"))
-        transaction = db.session().get_transaction()
+        read_unit = db.session().get_transaction()
+        assert _in_autocommit(db.session.connection())
         begin_write()
-        assert db.session().get_transaction() is transaction
+        assert db.session().get_transaction() is not read_unit
+        connection = db.session.connection()
+        options = connection.get_execution_options()
+        assert (options["isolation_level"], options[WRITES]) == ("READ COMMITTED", True)
+        assert not _in_autocommit(connection)
+        begin_write()  # a no-op inside the change
+        assert db.session.connection() is connection
         db.session.rollback()
         db.engine.dispose()

@@ -76,9 +76,19 @@ def test_database_urls_get_this_services_driver(
 
 def test_postgres_fails_fast() -> None:
     options = engine_options("postgresql+psycopg://h/d")
-    assert options["pool_pre_ping"] is True
     assert options["connect_args"]["connect_timeout"] == 2
     assert options["pool_timeout"] <= 2
+    assert options["pool_recycle"] == 300
+
+
+@pytest.mark.parametrize("uri", ["postgresql+psycopg://h/d", "postgresql+psycopg://h"])
+def test_postgres_reads_in_autocommit_without_pre_ping(uri: str) -> None:
+    # Idle connections are pinged by the app's pool events instead (test_postgres.py);
+    # a URL without a database name (the user's own) is a PostgreSQL engine all the same.
+    options = engine_options(uri)
+    assert options["isolation_level"] == "AUTOCOMMIT"
+    assert "pool_pre_ping" not in options
+    assert (options["pool_size"], options["max_overflow"]) == (5, 0)
 
 
 def test_cors_and_proxies_are_lists() -> None:
