@@ -26,11 +26,13 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
+from starlette.requests import Request
 
 import app.main
 from app import services
 from app.config import SERVICE_DIR, Settings
 from app.db import WRITES, begin_write, create_engine, create_sessionmaker
+from app.deps import get_session
 from app.main import create_app
 from app.models import RefreshToken, User, utcnow
 from app.schemas import UserCreate
@@ -98,6 +100,47 @@ async def test_an_exhausted_pool_is_503_with_retry_after(database_url: str) -> N
             assert response.headers["retry-after"] == "5"
             # No overflow connection was opened, and the one returned serves again.
             assert (await client.get("/api/v1/users/me", headers=bearer(tokens))).status_code == 200
+    finally:
+        await app.state.engine.dispose()
+
+
+async def test_requests_waiting_for_a_connection_are_served_in_order(database_url: str) -> None:
+    """A request arriving just as a connection comes back does not take it ahead of one
+    already waiting: the pool alone would let it (its asyncio queue serves whoever asks
+    first), and under load some requests waited out DB_POOL_TIMEOUT and answered 503."""
+    app = create_app(make_settings(database_url, db_pool_size=1, db_pool_timeout=5))
+    request = Request({"type": "http", "app": app})
+    order: list[str] = []
+    holding, release = asyncio.Event(), asyncio.Event()
+    newcomers: list[asyncio.Task[None]] = []
+
+    async def use(name: str) -> None:
+        async for session in get_session(request):
+            await session.execute(text("SELECT 1"))
+            order.append(name)
+
+    async def hold() -> None:
+        async for session in get_session(request):
+            await session.execute(text("SELECT 1"))
+            order.append("holder")
+            holding.set()
+            await release.wait()
+
+    def newcomer_arrives(*_args: object) -> None:
+        # The holder's connection is on its way back to the pool: a new request comes in.
+        if release.is_set() and not newcomers:
+            newcomers.append(asyncio.get_running_loop().create_task(use("newcomer")))
+
+    event.listen(app.state.engine.sync_engine.pool, "checkin", newcomer_arrives)
+    try:
+        holder = asyncio.create_task(hold())
+        await holding.wait()
+        waiter = asyncio.create_task(use("waiter"))
+        await asyncio.sleep(0.1)  # the waiter is queued for the only connection
+        release.set()
+        await asyncio.wait_for(asyncio.gather(holder, waiter), timeout=5)
+        await asyncio.wait_for(newcomers[0], timeout=5)
+        assert order == ["holder", "waiter", "newcomer"]
     finally:
         await app.state.engine.dispose()
 
