@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import sqlite3
 import time
 from collections.abc import Mapping
@@ -54,6 +55,18 @@ def _configure_sqlite(engine: Engine) -> None:
 CHECKED_IN_AT = "checked_in_at"  # the pool entry's info key: when it went back to the pool
 
 
+def _closed_by_server(dbapi_connection: Any) -> bool:
+    """Whether an idle connection's socket has something to read: on a restart, an
+    outage or a terminated backend the server's goodbye (an error, then the end of
+    the stream) is waiting there. A local check, no round trip; a healthy idle
+    connection has nothing to say."""
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except (OSError, ValueError):  # closed already, or beyond select()'s descriptor limit
+        return True
+    return bool(readable)
+
+
 def _configure_postgres(
     engine: Engine, *, idle_ping_seconds: float = config.IDLE_PING_SECONDS
 ) -> None:
@@ -62,7 +75,8 @@ def _configure_postgres(
     A connection in steady use was working a moment ago, so pinging it at every
     checkout (pool_pre_ping) costs a round trip per request for nothing; one that
     sat idle longer than `idle_ping_seconds` may have been dropped by a restart or
-    an idle timeout. A connection that dies while in steady use fails its
+    an idle timeout, and one whose socket already holds the server's goodbye is
+    pinged too. A connection that dies unseen while in steady use fails its
     statement instead: SQLAlchemy takes that for a disconnect and invalidates every
     pooled connection older than the failure, so only that request answers 503.
     """
@@ -77,7 +91,10 @@ def _configure_postgres(
         dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
     ) -> None:
         checked_in_at = record.info.pop(CHECKED_IN_AT, None)  # none yet: a brand-new connection
-        if checked_in_at is None or time.monotonic() - checked_in_at <= idle_ping_seconds:
+        if checked_in_at is None:
+            return
+        idle = time.monotonic() - checked_in_at > idle_ping_seconds
+        if not idle and not _closed_by_server(dbapi_connection):
             return
         try:
             engine.dialect.do_ping(dbapi_connection)
