@@ -1,22 +1,24 @@
 """Database engine and sessions: the driver is chosen from the plain DATABASE_URL."""
 
 import asyncio
+import contextlib
 import time
+from collections import deque
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any, Final
 
 from sqlalchemy import URL, Connection, event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, Dialect
 from sqlalchemy.exc import InvalidatePoolError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.util.concurrency import await_
+from sqlalchemy.util.queue import AsyncAdaptedQueue, Empty
 
 from app.config import DEFAULT_DB_POOL_SIZE, DEFAULT_DB_POOL_TIMEOUT_SECONDS
 
@@ -66,7 +68,12 @@ def create_engine(
     else; ``begin_write`` opens the transaction of a change. A pooled connection is
     pinged only when it has been idle for more than ``idle_ping_seconds``."""
     url = async_url(database_url)
-    pool: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout}
+    pool: dict[str, Any] = {
+        "poolclass": FairQueuePool,
+        "pool_size": pool_size,
+        "max_overflow": 0,
+        "pool_timeout": pool_timeout,
+    }
     if url.drivername.startswith("sqlite"):
         engine = create_async_engine(
             url,
@@ -189,33 +196,61 @@ async def begin_write(session: AsyncSession) -> None:
     await session.connection(execution_options=write_options(session.get_bind().dialect))
 
 
-class ConnectionQueue:
-    """Requests wait here, first come first served, for one of the pool's connections.
+class FairQueue(AsyncAdaptedQueue[ConnectionPoolEntry]):
+    """The pool's queue of idle connections, serving waiters first come first served.
 
-    SQLAlchemy's asyncio pool gives a connection coming back to whichever task asks
-    next, so a request arriving just then takes it ahead of those already waiting:
-    under sustained load a few waited the whole pool timeout and answered 503 while
-    others went through in milliseconds. asyncio's Semaphore hands each freed slot
-    to the longest waiter, and nobody passes it while anyone waits."""
+    SQLAlchemy's asyncio queue lets a task that asks just as a connection comes back
+    take it ahead of those already waiting, and a waiter that loses goes to the back:
+    under sustained load a few requests waited the whole pool timeout and answered 503
+    while others went through in milliseconds. Here a connection coming back goes
+    straight to the longest waiter, and nobody takes one from the queue while anyone
+    waits."""
 
-    def __init__(self, size: int, timeout: float) -> None:
-        self._slots = asyncio.Semaphore(size)
-        self._timeout = timeout
+    def __init__(self, maxsize: int = 0, use_lifo: bool = False) -> None:
+        super().__init__(maxsize, use_lifo)
+        self._waiters: deque[asyncio.Future[ConnectionPoolEntry]] = deque()
 
-    @asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
+    def put_nowait(self, item: ConnectionPoolEntry) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(item)
+                return
+        super().put_nowait(item)
+
+    def get(self, block: bool = True, timeout: float | None = None) -> ConnectionPoolEntry:
+        if not self._waiters:
+            try:
+                return self.get_nowait()
+            except Empty:
+                if not block:
+                    raise
+        elif not block:
+            raise Empty
+        return await_(self._wait(seconds=timeout))
+
+    async def _wait(self, *, seconds: float | None) -> ConnectionPoolEntry:
+        waiter: asyncio.Future[ConnectionPoolEntry] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
         try:
-            async with asyncio.timeout(self._timeout):
-                await self._slots.acquire()
-        except TimeoutError:
-            # The pool's own error for the same wait: the 503 with Retry-After.
-            raise PoolTimeoutError(
-                f"no database connection free within {self._timeout} s"
-            ) from None
-        try:
-            yield
+            async with asyncio.timeout(seconds):
+                return await waiter
+        except BaseException as error:
+            if waiter.done() and not waiter.cancelled():
+                # A connection was handed over just as the wait ended: pass it on.
+                self.put_nowait(waiter.result())
+            if isinstance(error, TimeoutError):
+                raise Empty from None
+            raise
         finally:
-            self._slots.release()
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+
+
+class FairQueuePool(AsyncAdaptedQueuePool):
+    """SQLAlchemy's asyncio pool, its idle connections in a FairQueue."""
+
+    _queue_class = FairQueue
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

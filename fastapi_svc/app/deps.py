@@ -30,10 +30,7 @@ async def get_settings_dep(request: Request) -> Settings:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with (
-        request.app.state.connection_queue.turn(),
-        request.app.state.sessionmaker() as session,
-    ):
+    async with request.app.state.sessionmaker() as session:
         yield session
 
 

@@ -16,7 +16,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from app.config import Settings, get_settings
-from app.db import ConnectionQueue, create_engine, create_sessionmaker
+from app.db import create_engine, create_sessionmaker
 from app.errors import register_error_handlers
 from app.metrics import instrument_metrics
 from app.middleware import (
@@ -149,7 +149,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.connection_queue = ConnectionQueue(settings.db_pool_size, settings.db_pool_timeout)
     app.state.redis = redis
 
     for router in API_ROUTERS:
