@@ -50,10 +50,6 @@ def async_url(database_url: str) -> URL:
     raise ValueError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
 
 
-def is_sqlite(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def create_engine(
     database_url: str,
     *,
