@@ -29,10 +29,15 @@ CONTRACT := cd tests && .venv/bin/pytest --service all --durations=10
 help: ## List the targets
 	@grep -hE '^[a-z% -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-34s %s\n", $$1, $$2}'
 
-%/.venv/.installed: %/requirements-dev.txt
+# uv (installed from the package index into .tools) builds a virtualenv from its
+# locked requirements in seconds where pip takes minutes.
+UV := $(CURDIR)/.tools/bin/uv
+VENV_FROM = $(UV) venv --quiet --python $(PYTHON) $(1)/.venv \
+	&& $(UV) pip sync --quiet --python $(1)/.venv/bin/python $(1)/requirements-dev.txt
+
+%/.venv/.installed: %/requirements-dev.txt .tools/.installed
 	rm -rf $*/.venv
-	$(PYTHON) -m venv $*/.venv
-	$*/.venv/bin/pip install --quiet --disable-pip-version-check -r $*/requirements-dev.txt
+	$(call VENV_FROM,$*)
 	touch $@
 
 venvs: $(VENVS) ## Create every virtualenv
@@ -76,10 +81,10 @@ format: $(VENVS) ## Apply ruff's fixes and formatting everywhere
 
 .tools/.installed:
 	$(PYTHON) -m venv .tools
-	.tools/bin/pip install --quiet --disable-pip-version-check uv
+	.tools/bin/pip install --quiet --disable-pip-version-check "uv>=0.13,<0.14"
 	touch $@
 
-COMPILE := ../.tools/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --no-header --quiet
+COMPILE := $(UV) pip compile pyproject.toml --universal --python-version 3.11 --no-header --quiet
 
 lock: .tools/.installed ## Recompile every requirements*.txt from its pyproject.toml
 	set -e; for f in $(FOLDERS); do \
@@ -112,13 +117,12 @@ bench-smoke: $(addsuffix _svc/.venv/.installed,$(SERVICES)) benchmarks/.venv/.in
 
 copy-out: copy-out-fastapi copy-out-django copy-out-flask ## Copy each service alone out of the repository, install, migrate and test it there
 
-copy-out-fastapi copy-out-django copy-out-flask: copy-out-%:
+copy-out-fastapi copy-out-django copy-out-flask: copy-out-%: .tools/.installed
 	set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; echo "== $* copied alone to $$tmp"; \
 	tar -C $*_svc --exclude=.venv --exclude='*.sqlite3*' --exclude=__pycache__ --exclude='.*_cache' -cf - . \
 	  | (mkdir -p $$tmp/$* && tar -C $$tmp/$* -xf -); \
-	cd $$tmp/$* && $(PYTHON) -m venv .venv \
-	  && .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
-	  && export DATABASE_URL=sqlite:///$$tmp/$*/db.sqlite3 && $($*_PREPARE) && .venv/bin/pytest
+	$(call VENV_FROM,$$tmp/$*) \
+	  && cd $$tmp/$* && export DATABASE_URL=sqlite:///$$tmp/$*/db.sqlite3 && $($*_PREPARE) && .venv/bin/pytest
 
 clean: ## Remove virtualenvs, caches and local databases
 	rm -rf .tools $(addsuffix /.venv,$(FOLDERS))

@@ -22,6 +22,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # SIGTERM: requests in flight get this long to finish, then the master exits 0.
 graceful_timeout = 20
 timeout = 30
+# An idle keep-alive connection is closed after this long; behind a load balancer
+# it must outlast the balancer's own idle timeout (60 s on AWS ALB).
+keepalive = int(os.environ.get("KEEP_ALIVE_SECONDS", "75"))
 # The application logs its own JSON line per request.
 accesslog = None
 errorlog = "-"

@@ -35,7 +35,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = 30
 # SIGTERM: finish the requests in flight (up to this many seconds), then exit 0.
 graceful_timeout = 20
-keepalive = 5
+# An idle keep-alive connection is closed after this long; behind a load balancer
+# it must outlast the balancer's own idle timeout (60 s on AWS ALB).
+keepalive = int(os.environ.get("KEEP_ALIVE_SECONDS", "75"))
 # Only proxies named in FORWARDED_ALLOW_IPS are trusted for X-Forwarded-Proto
 # (gunicorn's own default trusts 127.0.0.1); the client address is handled in
 # the app (app/middleware.py) from the same variable.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
+import functools
 import json
 import secrets
 import threading
@@ -32,11 +34,14 @@ LOGOUT = f"{API}/auth/logout"
 T = TypeVar("T")
 
 
-def make_client(base_url: str, *, timeout: float = 30.0, validate: bool = True) -> httpx.Client:
+def make_client(
+    base_url: str, *, timeout: float = 30.0, validate: bool = True, keep_alive: bool = True
+) -> httpx.Client:
     """A client whose every response is checked against the contract.
 
-    Keep-alive is off so that consecutive requests open new connections and
-    land on both worker processes of the server.
+    It keeps connections alive, as real clients do. With `keep_alive=False`
+    every request opens a new connection, so that repeated requests reach
+    every worker process of the server.
     """
     hooks: dict[str, list[Callable[..., Any]]] = {"response": []}
     if validate:
@@ -45,7 +50,7 @@ def make_client(base_url: str, *, timeout: float = 30.0, validate: bool = True) 
         base_url=base_url,
         timeout=timeout,
         follow_redirects=False,
-        limits=httpx.Limits(max_keepalive_connections=0),
+        limits=httpx.Limits() if keep_alive else httpx.Limits(max_keepalive_connections=0),
         event_hooks=hooks,
     )
 
@@ -111,12 +116,12 @@ class Api:
         )
 
     @classmethod
-    def of(cls, server: RunningServer) -> Api:
+    def of(cls, server: RunningServer, *, keep_alive: bool = True) -> Api:
         """A server a test started for itself, with a client of its own."""
         return cls.with_settings(
             name=server.service.name,
             base_url=server.base_url,
-            client=make_client(server.base_url),
+            client=make_client(server.base_url, keep_alive=keep_alive),
             settings=server.settings,
         )
 
@@ -168,6 +173,14 @@ class Api:
                 pair = self.login(self.admin_email, self.admin_password)
                 self._admin_token = (now, pair["access_token"])
             return bearer(self._admin_token[1])
+
+    @functools.cached_property
+    def across_workers(self) -> Api:
+        """This service on a new connection per request: a check repeated a few
+        times through it reaches every worker process, not only the one that
+        holds the kept-alive connection."""
+        client = make_client(self.base_url, keep_alive=False)
+        return dataclasses.replace(self, client=client, _lock=threading.Lock())
 
     def me(self, token: str) -> httpx.Response:
         return self.client.get(ME, headers=bearer(token))

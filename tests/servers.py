@@ -213,6 +213,8 @@ def base_env(
     env.update(
         {
             "DATABASE_URL": database_url,
+            # Cheap password hashing: the suite registers and logs in thousands of users.
+            "APP_ENV": "test",
             "HOST": "127.0.0.1",
             "PORT": str(port),
             "WEB_CONCURRENCY": "2",

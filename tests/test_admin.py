@@ -87,7 +87,7 @@ def test_promote_and_demote(api: Api, admin: dict[str, str]) -> None:
     demoted = api.client.patch(path, json={"is_admin": False}, headers=admin)
     assert demoted.json()["is_admin"] is False
     for _ in range(4):
-        response = api.client.get(USERS, headers=account.headers)
+        response = api.across_workers.client.get(USERS, headers=account.headers)
         assert response.status_code == 403
     assert api.me(account.access).status_code == 200
 

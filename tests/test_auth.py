@@ -311,7 +311,7 @@ def test_logout_revokes_the_access_token_and_refresh_family(api: Api) -> None:
     assert response.content == b""
     # Repeated so that both worker processes are asked.
     for _ in range(6):
-        assert api.me(rotated["access_token"]).status_code == 401
+        assert api.across_workers.me(rotated["access_token"]).status_code == 401
     assert (
         api.client.post(REFRESH, json={"refresh_token": rotated["refresh_token"]}).status_code
         == 401

@@ -53,7 +53,8 @@ def test_database_outage_and_recovery(
         servers.postgres_database(via_port=postgres_proxy.port) as database_url,
         server_factory(settings=settings, database_url=database_url, redis_url=None) as server,
     ):
-        api = Api.of(server)
+        # A new connection per request: every worker meets the outage and the recovery.
+        api = Api.of(server, keep_alive=False)
         account = api.register()
         postgres_proxy.cut()
         try:
@@ -108,7 +109,8 @@ def test_redis_outage_fails_closed(
 ) -> None:
     proxy, redis_url = redis_proxy
     with server_factory(redis_url=redis_url) as server:
-        api = Api.of(server)
+        # A new connection per request: every worker meets the outage and the recovery.
+        api = Api.of(server, keep_alive=False)
         revoked = api.register()
         assert (
             api.client.post("/api/v1/auth/logout", headers=bearer(revoked.access)).status_code

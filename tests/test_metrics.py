@@ -111,7 +111,7 @@ def test_every_worker_counts_exactly_once(api: Api, reader: Account) -> None:
     scrape_settled(api, before, expected)
     # Whichever worker answers a scrape, it reports the whole service.
     for _ in range(4):
-        after = scrape(api)
+        after = scrape(api.across_workers)
         assert {series: added(before, after, series) for series in expected} == expected
 
 

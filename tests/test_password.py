@@ -19,14 +19,14 @@ def test_change_password(api: Api) -> None:
     # Every token issued before, the one that made the request included, on both workers.
     for _ in range(4):
         for token in (account.access, second["access_token"], rotated["access_token"]):
-            assert api.me(token).status_code == 401
+            assert api.across_workers.me(token).status_code == 401
     for token in (account.refresh, rotated["refresh_token"]):
         assert api.client.post(REFRESH, json={"refresh_token": token}).status_code == 401
     assert api.login_response(account.email, account.password).status_code == 401
     # The new login works at once, even within the same second.
     fresh = api.login(account.email, "brand new password")
     for _ in range(4):
-        assert api.me(fresh["access_token"]).status_code == 200
+        assert api.across_workers.me(fresh["access_token"]).status_code == 200
     assert (
         api.client.post(REFRESH, json={"refresh_token": fresh["refresh_token"]}).status_code == 200
     )

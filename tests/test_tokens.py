@@ -207,7 +207,7 @@ def test_inactive_users_tokens_stop_at_once(api: Api, admin: dict[str, str]) -> 
     account = api.register()
     assert api.client.post(f"{USERS}/{account.id}/deactivate", headers=admin).status_code == 200
     for _ in range(4):
-        _rejected(api, account.access)
+        _rejected(api.across_workers, account.access)
     assert api.client.post(REFRESH, json={"refresh_token": account.refresh}).status_code == 401
     assert api.client.post(f"{USERS}/{account.id}/activate", headers=admin).status_code == 200
     # Deactivation is not revocation: the tokens work again once active.

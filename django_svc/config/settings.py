@@ -207,7 +207,9 @@ else:
 
 AUTH_USER_MODEL = "users.User"
 PASSWORD_HASHERS = [
-    "users.hashers.Argon2idPasswordHasher",
+    "users.hashers.TestArgon2idPasswordHasher"
+    if APP_ENV == "test"
+    else "users.hashers.Argon2idPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 # The API's own rules (8 to 128 characters, not only whitespace) live in the

@@ -14,3 +14,5 @@ application = get_wsgi_application()
 
 if settings.JWT_SECRET_KEY_IS_DEFAULT:
     warnings.warn("JWT_SECRET_KEY is not set: using an insecure development key.", stacklevel=1)
+if settings.APP_ENV == "test":
+    warnings.warn("APP_ENV=test: passwords are hashed with cheap parameters.", stacklevel=1)

@@ -11,3 +11,12 @@ class Argon2idPasswordHasher(Argon2PasswordHasher):
     time_cost = 3
     memory_cost = 65536
     parallelism = 4
+
+
+class TestArgon2idPasswordHasher(Argon2idPasswordHasher):
+    """Cheap parameters for APP_ENV=test only, where test suites register and log in
+    thousands of users (cookiecutter-django's fast test hasher is the model)."""
+
+    time_cost = 1
+    memory_cost = 1024
+    parallelism = 1

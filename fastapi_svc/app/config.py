@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     db_pool_timeout: int = Field(default=DEFAULT_DB_POOL_TIMEOUT_SECONDS, ge=1)
     forwarded_allow_ips: str = ""
     graceful_shutdown_seconds: int = Field(default=20, ge=1)
+    # An idle keep-alive connection is closed after this long; behind a load balancer
+    # it must outlast the balancer's own idle timeout (60 s on AWS ALB).
+    keep_alive_seconds: int = Field(default=75, ge=1)
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> "Settings":
@@ -73,6 +76,10 @@ class Settings(BaseSettings):
             logger.warning(
                 "JWT_SECRET_KEY is not set: using an insecure development key. "
                 "Set JWT_SECRET_KEY (at least 32 bytes) before deploying."
+            )
+        if self.app_env == "test":
+            logger.warning(
+                "APP_ENV=test: passwords are hashed with cheap parameters (test suites only)."
             )
 
 

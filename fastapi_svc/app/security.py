@@ -23,7 +23,7 @@ TokenType = Literal["access", "refresh"]
 @lru_cache
 def _password_hash(cheap: bool) -> PasswordHash:
     if cheap:
-        # Unit tests only: hashing at full cost would make the suite slow.
+        # APP_ENV=test only: test suites register and log in thousands of users.
         return PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
     # argon2-cffi defaults: time_cost=3, memory_cost=65536, parallelism=4.
     return PasswordHash((Argon2Hasher(),))

@@ -67,6 +67,7 @@ def server_config(settings: Settings) -> uvicorn.Config:
         proxy_headers=bool(forwarded),
         forwarded_allow_ips=forwarded or "",
         timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+        timeout_keep_alive=settings.keep_alive_seconds,
         access_log=False,  # the app logs one JSON line per request itself
         server_header=False,
         log_level="info",

@@ -127,6 +127,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     config.check_secret(app.config["APP_ENV"], None if is_default else secret)
     if is_default:
         log.warning("JWT_SECRET_KEY is not set; using the development key (never in production).")
+    if app.config["APP_ENV"] == "test":
+        log.warning("APP_ENV=test: passwords are hashed with cheap parameters (test suites only).")
 
     # Paths are exact: no redirect to a merged or slash-terminated spelling.
     app.url_map.strict_slashes = True

@@ -27,22 +27,29 @@ from .models import User
 
 # argon2id with argon2-cffi's defaults (time_cost=3, memory_cost=65536,
 # parallelism=4), the same parameters as pwdlib in the FastAPI service.
-password_hasher = PasswordHasher()
+FULL_COST = PasswordHasher()
+# APP_ENV=test only: test suites register and log in thousands of users.
+TEST_COST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def password_hasher() -> PasswordHasher:
+    return TEST_COST if current_app.config["APP_ENV"] == "test" else FULL_COST
 
 
 def hash_password(password: str) -> str:
-    return password_hasher.hash(password)
+    return password_hasher().hash(password)
 
 
 @cache
-def _dummy_hash() -> str:
-    return password_hasher.hash("dummy password, never matches")
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    return hasher.hash("dummy password, never matches")
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Check a password; with no hash, check a dummy so unknown emails cost the same."""
+    hasher = password_hasher()
     try:
-        return password_hasher.verify(password_hash or _dummy_hash(), password) and bool(
+        return hasher.verify(password_hash or _dummy_hash(hasher), password) and bool(
             password_hash
         )
     except (VerificationError, InvalidHashError):
@@ -51,7 +58,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 def needs_rehash(password_hash: str) -> bool:
     try:
-        return password_hasher.check_needs_rehash(password_hash)
+        return password_hasher().check_needs_rehash(password_hash)
     except InvalidHashError:
         return False
 
