@@ -18,8 +18,25 @@ flask_PREPARE := .venv/bin/flask --app app db upgrade && .venv/bin/flask --app a
 flask_SERVE := .venv/bin/gunicorn 'app:create_app()'
 
 POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
-REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
-CONTRACT := cd tests && .venv/bin/pytest --service all --durations=10
+# The contract suite empties its Redis database at start: one per service.
+REDIS_TEST_SERVER ?= redis://127.0.0.1:6379
+fastapi_REDIS_DB := 13
+django_REDIS_DB := 14
+flask_REDIS_DB := 15
+FUZZ_EXAMPLES ?= 200
+# The three services side by side, on both cores; each one's output is printed
+# whole when it ends.
+SIDE_BY_SIDE := $(MAKE) --no-print-directory -j3 --output-sync=target
+SERVICE_VENVS := $(addsuffix _svc/.venv/.installed,$(SERVICES))
+
+# What the contract suite runs in each MODE. The outage, start-up, SIGTERM and
+# keep-alive tests bring their own database or Redis and run in the SQLite mode
+# only; fuzzing runs on SQLite and PostgreSQL (Redis changes no response schema).
+MODE ?= sqlite
+CONTRACT_sqlite :=
+CONTRACT_postgres := --database postgres -m "not mode_independent"
+CONTRACT_redis = --redis $(REDIS_TEST_SERVER)/$($*_REDIS_DB) -m "not mode_independent and not fuzz"
+CONTRACT_fuzz := -m fuzz --fuzz-examples $(FUZZ_EXAMPLES)
 
 .DEFAULT_GOAL := help
 .PHONY: help venvs run run-fastapi run-django run-flask test test-units test-contract \
@@ -50,28 +67,36 @@ run-fastapi run-django run-flask: run-%: %_svc/.venv/.installed ## Serve one ser
 
 test: test-units test-contract ## Unit tests of every service, then the contract suite against each, on SQLite
 
-test-units: $(addsuffix _svc/.venv/.installed,$(SERVICES)) ## Each service's own tests
-	set -e; for s in $(SERVICES); do echo "== $$s unit tests"; (cd $${s}_svc && .venv/bin/pytest); done
+test-units: $(SERVICE_VENVS) ## Each service's own tests, the three side by side
+	$(SIDE_BY_SIDE) $(addprefix units-,$(SERVICES))
 
-test-contract: $(addsuffix _svc/.venv/.installed,$(SERVICES)) tests/.venv/.installed ## The contract suite against every service on SQLite
-	$(CONTRACT)
+units-%: %_svc/.venv/.installed ## One service's own tests (units-fastapi, ...)
+	@echo "== $* unit tests"
+	cd $*_svc && .venv/bin/pytest
 
-# The outage, start-up and SIGTERM tests bring their own database or Redis and
-# already ran in test-contract, so the other modes leave them out; fuzzing runs
-# on SQLite and PostgreSQL (Redis changes no response schema).
-test-postgres: $(addsuffix _svc/.venv/.installed,$(SERVICES)) tests/.venv/.installed ## The contract suite on a fresh PostgreSQL database per server
-	export CONTRACT_POSTGRES_URL=$(POSTGRES_URL) && $(CONTRACT) --database postgres -m "not mode_independent"
+test-contract: $(SERVICE_VENVS) tests/.venv/.installed ## The contract suite against every service on SQLite
+	$(SIDE_BY_SIDE) MODE=sqlite $(addprefix contract-,$(SERVICES))
 
-test-redis: $(addsuffix _svc/.venv/.installed,$(SERVICES)) tests/.venv/.installed ## The contract suite with the deny-list and throttling in Redis
-	$(CONTRACT) --redis $(REDIS_TEST_URL) -m "not mode_independent and not fuzz"
+test-postgres: $(SERVICE_VENVS) tests/.venv/.installed ## The contract suite on a fresh PostgreSQL database per server
+	$(SIDE_BY_SIDE) MODE=postgres $(addprefix contract-,$(SERVICES))
 
-FUZZ_EXAMPLES ?= 200
+test-redis: $(SERVICE_VENVS) tests/.venv/.installed ## The contract suite with the deny-list and throttling in Redis
+	$(SIDE_BY_SIDE) MODE=redis $(addprefix contract-,$(SERVICES))
 
-fuzz: $(addsuffix _svc/.venv/.installed,$(SERVICES)) tests/.venv/.installed ## Schemathesis against every service with a larger budget (FUZZ_EXAMPLES)
-	$(CONTRACT) -m fuzz --fuzz-examples $(FUZZ_EXAMPLES)
+fuzz: $(SERVICE_VENVS) tests/.venv/.installed ## Schemathesis against every service with a larger budget (FUZZ_EXAMPLES)
+	$(SIDE_BY_SIDE) MODE=fuzz $(addprefix contract-,$(SERVICES))
+
+contract-%: %_svc/.venv/.installed tests/.venv/.installed ## The contract suite against one service (contract-fastapi, ...); MODE=sqlite|postgres|redis|fuzz
+	@echo "== $* contract suite ($(MODE))"
+	cd tests && CONTRACT_POSTGRES_URL=$(POSTGRES_URL) \
+	  .venv/bin/pytest --service $* --durations=10 $(CONTRACT_$(MODE))
 
 lint: $(VENVS) ## ruff and mypy in every folder
-	set -e; for f in $(FOLDERS); do echo "== $$f"; (cd $$f && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy); done
+	$(SIDE_BY_SIDE) $(addprefix lint-,$(FOLDERS))
+
+lint-%: %/.venv/.installed
+	@echo "== $*"
+	cd $* && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
 
 mypy: $(VENVS) ## mypy in every folder
 	set -e; for f in $(FOLDERS); do (cd $$f && .venv/bin/mypy); done
@@ -115,7 +140,8 @@ bench-smoke: $(addsuffix _svc/.venv/.installed,$(SERVICES)) benchmarks/.venv/.in
 	set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	  $(BENCH) --smoke --check --output $$tmp $(BENCH_ARGS); cat $$tmp/report.md
 
-copy-out: copy-out-fastapi copy-out-django copy-out-flask ## Copy each service alone out of the repository, install, migrate and test it there
+copy-out: .tools/.installed ## Copy each service alone out of the repository, install, migrate and test it there
+	$(SIDE_BY_SIDE) $(addprefix copy-out-,$(SERVICES))
 
 copy-out-fastapi copy-out-django copy-out-flask: copy-out-%: .tools/.installed
 	set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; echo "== $* copied alone to $$tmp"; \

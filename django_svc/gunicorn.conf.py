@@ -7,6 +7,7 @@ from types import FrameType
 from typing import Any
 
 from config import telemetry
+from config.settings import MAX_BODY_BYTES
 
 # Before the application (and prometheus_client with it) loads: every worker then
 # writes its metrics to this directory, and /metrics adds them up.
@@ -53,6 +54,17 @@ def post_worker_init(worker: Any) -> None:
 def post_fork(server: Any, worker: Any) -> None:
     # The tracer provider's export thread belongs in the worker, not the master.
     telemetry.configure_tracing()
+
+
+def pre_request(worker: Any, req: Any) -> None:
+    # A body over the limit is refused unread, and gunicorn then closes the connection
+    # (it drains at most 64 KiB): say so in the answer (`Connection: close`), or the
+    # client sends its next request down a connection that is about to close. A chunked
+    # body's length is unknown until it is read, so those connections close too.
+    headers = dict(req.headers)
+    length = headers.get("CONTENT-LENGTH", "")
+    if "TRANSFER-ENCODING" in headers or (length.isdigit() and int(length) > MAX_BODY_BYTES):
+        req.must_close = True
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from app import telemetry
-from app.config import ConfigError, check_secret
+from app.config import MAX_BODY_BYTES, ConfigError, check_secret
 
 # Refuse to start with a clear message before any worker boots.
 try:
@@ -46,6 +46,17 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "")
 accesslog = None
 errorlog = "-"
 loglevel = "info"
+
+
+def pre_request(worker: Any, req: Any) -> None:
+    # A body over the limit is refused unread, and gunicorn then closes the connection
+    # (it drains at most 64 KiB): say so in the answer (`Connection: close`), or the
+    # client sends its next request down a connection that is about to close. A chunked
+    # body's length is unknown until it is read, so those connections close too.
+    headers = dict(req.headers)
+    length = headers.get("CONTENT-LENGTH", "")
+    if "TRANSFER-ENCODING" in headers or (length.isdigit() and int(length) > MAX_BODY_BYTES):
+        req.must_close = True
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -58,12 +58,8 @@ class Generated:
         options: dict[str, Any] = {
             "base_url": base_url,
             "timeout": httpx.Timeout(30.0),
-            "httpx_args": {
-                "event_hooks": {"response": [get_contract().check_response]},
-                # As the suite's own clients: a new connection per request, so
-                # both worker processes answer.
-                "limits": httpx.Limits(max_keepalive_connections=0),
-            },
+            # Connections kept alive, as the suite's own clients (httpx's default).
+            "httpx_args": {"event_hooks": {"response": [get_contract().check_response]}},
         }
         client = self.module("client")
         if token is None:

@@ -131,9 +131,9 @@ def test_sigterm_lets_in_flight_logins_finish(server_factory: ServerFactory) -> 
             # Sends the whole request and returns without waiting for the answer.
             conn.request("POST", TOKEN, body, {"Content-Type": "application/x-www-form-urlencoded"})
             connections.append(conn)
-        # Sent after the logins through the same listening socket: once it is
-        # answered, the server has accepted every login connection before it.
-        assert api.client.get("/health").status_code == 200
+        # Sent after the logins on a new connection through the same listening socket:
+        # once it is answered, the server has accepted every login connection before it.
+        assert api.across_workers.client.get("/health").status_code == 200
         server.process.send_signal(signal.SIGTERM)
         results: list[int | str] = []
         for conn in connections:

@@ -7,7 +7,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from helpers import LOGOUT, ME, PASSWORD, REFRESH, TOKEN, USERS, Account, Api, problem, unique_email
+from helpers import (
+    LOGOUT,
+    ME,
+    PASSWORD,
+    REFRESH,
+    TOKEN,
+    USERS,
+    Account,
+    Api,
+    make_client,
+    problem,
+    unique_email,
+)
 
 MIB = 1024 * 1024
 
@@ -246,6 +258,21 @@ def test_chunked_body_over_1_mib_is_413(api: Api) -> None:
     assert response.request.headers.get("transfer-encoding") == "chunked"
     assert "content-length" not in response.request.headers
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_the_next_request_after_a_413_is_answered(api: Api, chunked: bool) -> None:
+    # The refused body is left unread: the server drains it or says `Connection: close`,
+    # never closes a connection it announced as kept alive.
+    payload = _big_user_body(MIB + 10)
+    with make_client(api.base_url) as client:
+        for _ in range(3):
+            content = iter([payload]) if chunked else payload
+            response = client.post(
+                USERS, content=content, headers={"Content-Type": "application/json"}
+            )
+            assert response.status_code == 413
+            assert client.get("/health").status_code == 200
 
 
 def test_form_body_over_1_mib_is_413(api: Api) -> None:

@@ -44,3 +44,21 @@ def test_each_request_is_one_json_log_line(caplog: pytest.LogCaptureFixture) -> 
     assert line["status"] == 200
     assert "duration_ms" in line
     assert "secret" not in json.dumps(line)
+
+
+@pytest.mark.parametrize(
+    ("app_env", "parameters"),
+    [("test", "m=1024,t=1,p=1"), ("development", "m=65536,t=3,p=4")],
+)
+def test_only_app_env_test_hashes_with_cheap_parameters(app_env: str, parameters: str) -> None:
+    env = {**os.environ, "APP_ENV": app_env, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    code = "import django; django.setup(); from django.contrib.auth.hashers import make_password; "
+    result = subprocess.run(
+        [sys.executable, "-c", code + "print(make_password('a password'))"],
+        cwd=SERVICE,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"$argon2id$v=19${parameters}$" in result.stdout

@@ -1,6 +1,6 @@
 """The Redis deny-list and throttle counts (skipped when no Redis answers).
 
-Uses REDIS_TEST_URL, by default database 15 of a local Redis, and flushes only it."""
+Uses TEST_REDIS_URL, by default database 10 of a local Redis, and flushes only it."""
 
 import os
 from collections.abc import AsyncIterator
@@ -16,7 +16,7 @@ from app.models import utcnow
 from app.revocation import deny_access_token, is_token_revoked
 from app.throttling import login_retry_after, register_login_failure, throttle_key
 
-REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/10")
 
 
 @pytest.fixture

@@ -89,3 +89,14 @@ async def test_password_hash_is_argon2id_and_exact(settings: Settings) -> None:
     assert await verify_password(settings, emoji, hashed)
     assert not await verify_password(settings, emoji[:-1], hashed)
     assert not await verify_password(settings, "x", "not-a-hash")
+
+
+@pytest.mark.parametrize(
+    ("app_env", "parameters"),
+    [("test", "m=1024,t=1,p=1"), ("development", "m=65536,t=3,p=4")],
+)
+async def test_only_app_env_test_hashes_with_cheap_parameters(
+    app_env: str, parameters: str
+) -> None:
+    settings = Settings(app_env=app_env, jwt_secret_key=SECRET)  # type: ignore[arg-type]
+    assert f"$argon2id$v=19${parameters}$" in await hash_password(settings, "a password")

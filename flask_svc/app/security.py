@@ -49,9 +49,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     """Check a password; with no hash, check a dummy so unknown emails cost the same."""
     hasher = password_hasher()
     try:
-        return hasher.verify(password_hash or _dummy_hash(hasher), password) and bool(
-            password_hash
-        )
+        return hasher.verify(password_hash or _dummy_hash(hasher), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 

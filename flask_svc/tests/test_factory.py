@@ -6,6 +6,7 @@ import pytest
 from flask import Flask
 
 from app import create_app
+from app.security import hash_password
 from app.config import (
     DEFAULT_DATABASE_URL,
     ConfigError,
@@ -97,3 +98,15 @@ def test_cors_and_proxies_are_lists() -> None:
     )
     assert config["CORS_ALLOWED_ORIGINS"] == ["http://a.test", "http://b.test"]
     assert config["FORWARDED_ALLOW_IPS"] == ["10.0.0.1"]
+
+
+@pytest.mark.parametrize(
+    ("app_env", "parameters"),
+    [("test", "m=1024,t=1,p=1"), ("development", "m=65536,t=3,p=4")],
+)
+def test_only_app_env_test_hashes_with_cheap_parameters(
+    tmp_path: Path, app_env: str, parameters: str
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'hash.sqlite3'}"
+    with create_app({"APP_ENV": app_env, "SQLALCHEMY_DATABASE_URI": uri}).app_context():
+        assert f"$argon2id$v=19${parameters}$" in hash_password("a password")

@@ -17,7 +17,7 @@ from app.extensions import db
 
 from .conftest import PASSWORD, Api, bearer
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 
 def _reachable() -> bool:
