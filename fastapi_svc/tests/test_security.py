@@ -98,5 +98,5 @@ async def test_password_hash_is_argon2id_and_exact(settings: Settings) -> None:
 async def test_only_app_env_test_hashes_with_cheap_parameters(
     app_env: str, parameters: str
 ) -> None:
-    settings = Settings(app_env=app_env, jwt_secret_key=SECRET)  # type: ignore[arg-type]
+    settings = Settings(app_env=app_env, jwt_secret_key=SECRET)
     assert f"$argon2id$v=19${parameters}$" in await hash_password(settings, "a password")

@@ -6,7 +6,6 @@ import pytest
 from flask import Flask
 
 from app import create_app
-from app.security import hash_password
 from app.config import (
     DEFAULT_DATABASE_URL,
     ConfigError,
@@ -14,6 +13,7 @@ from app.config import (
     engine_options,
     from_environ,
 )
+from app.security import hash_password
 
 
 def test_config(app: Flask, tmp_path: Path) -> None:
