@@ -28,6 +28,9 @@ timeout = 30
 keepalive = int(os.environ.get("KEEP_ALIVE_SECONDS", "75"))
 # The application logs its own JSON line per request.
 accesslog = None
+# No control socket: every gunicorn of a user would bind ~/.gunicorn/gunicorn.ctl (two
+# servers collide there), and an image whose HOME is read-only logs an error at start.
+control_socket_disable = True
 errorlog = "-"
 # Load the app in the master so that a bad configuration (for example no
 # JWT_SECRET_KEY in production) stops the server at once with its message.

@@ -44,6 +44,9 @@ keepalive = int(os.environ.get("KEEP_ALIVE_SECONDS", "75"))
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "")
 # The app logs one JSON line per request itself; gunicorn's access log is off.
 accesslog = None
+# No control socket: every gunicorn of a user would bind ~/.gunicorn/gunicorn.ctl (two
+# servers collide there), and an image whose HOME is read-only logs an error at start.
+control_socket_disable = True
 errorlog = "-"
 loglevel = "info"
 

@@ -19,7 +19,7 @@ import pytest
 import servers
 from conftest import ServerFactory, Target
 from contract import get_contract
-from helpers import LOGOUT, ME, REFRESH, TOKEN, USERS, Api, log_entry
+from helpers import LOGOUT, ME, REFRESH, TOKEN, USERS, Api, log_entry, make_client
 from servers import RunningServer, Settings
 
 
@@ -201,3 +201,16 @@ def test_throttling_window_ends(server_factory: ServerFactory) -> None:
             assert api.login_response(account.email, "wrong password!").status_code == 401
         assert api.login_response(account.email, account.password).status_code == 429
         api.client.close()
+
+
+@pytest.mark.mode_independent
+def test_the_server_needs_no_home_directory(server_factory: ServerFactory) -> None:
+    # The images run with a HOME the service cannot write; nothing at start may need it
+    # (gunicorn's control socket would go to ~/.gunicorn and log an error).
+    with (
+        server_factory(extra_env={"HOME": "/dev/null"}) as server,
+        make_client(server.base_url) as client,
+    ):
+        assert client.get("/ready").status_code == 200
+        started = server.stderr_path.read_text(errors="replace") + "\n".join(server.stdout_lines())
+        assert "error" not in started.lower(), server.logs()
