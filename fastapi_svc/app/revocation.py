@@ -9,7 +9,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import begin_write
 from app.models import RevokedToken, utcnow
 
 REDIS_PREFIX = "revoked:"
@@ -31,7 +30,6 @@ async def deny_access_token(
         seconds = max(1, math.ceil((expires_at - now).total_seconds()))
         await redis.set(REDIS_PREFIX + jti, "1", ex=seconds)
         return
-    await begin_write(session)  # a no-op within the caller's change (logout, password)
     stmt = dialect_insert(session, RevokedToken).values(jti=jti, expires_at=expires_at)
     await session.execute(stmt.on_conflict_do_nothing(index_elements=["jti"]))
     # Keep the table small: entries past their token's expiry can go.

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
 from app.config import Settings
-from app.db import begin_write
 from app.models import RefreshToken, User, utcnow
 from app.revocation import deny_access_token
 from app.schemas import TokenPair, UserCreate
@@ -82,7 +81,6 @@ async def create_user(
         is_admin=is_admin,
         created_at=utcnow(),
     )
-    await begin_write(session)
     session.add(user)
     try:
         # The unique index decides races on one email, not a pre-check.
@@ -94,7 +92,6 @@ async def create_user(
 
 
 async def update_user(session: AsyncSession, *, user: User, changes: dict[str, Any]) -> User:
-    await begin_write(session)
     for field, value in changes.items():
         setattr(user, field, value)
     try:
@@ -107,13 +104,11 @@ async def update_user(session: AsyncSession, *, user: User, changes: dict[str, A
 
 async def delete_user(session: AsyncSession, *, user: User) -> None:
     # refresh_tokens rows go with it (ON DELETE CASCADE); its tokens then name no user.
-    await begin_write(session)
     await session.delete(user)
     await session.commit()
 
 
 async def set_user_active(session: AsyncSession, *, user: User, active: bool) -> User:
-    await begin_write(session)
     user.is_active = active
     await session.commit()
     return user
@@ -137,7 +132,6 @@ async def authenticate(
 async def issue_token_pair(
     session: AsyncSession, settings: Settings, *, user: User, family_id: str | None = None
 ) -> TokenPair:
-    await begin_write(session)  # a no-op within a rotation: one transaction for both
     now = utcnow()
     access = encode_token(
         settings,
@@ -185,7 +179,6 @@ async def _record_foreign_refresh_token(
 ) -> str | None:
     """A valid refresh token with no row (issued by another service with the same secret):
     record it as used in a new family. The unique jti decides concurrent callers."""
-    await begin_write(session)
     family_id = str(uuid.uuid4())
     session.add(
         RefreshToken(
@@ -212,7 +205,6 @@ async def rotate_refresh_token(
         claims = decode_token(settings, token, expected_type="refresh")
     except InvalidTokenError:
         raise errors.invalid_token() from None
-    await begin_write(session)
     user = await get_user(session, user_id=claims.user_id)
     if user is None or not user.is_active:
         raise errors.invalid_token()
@@ -249,7 +241,6 @@ async def revoke_tokens(
 ) -> None:
     """Logout: the presented access token, and the refresh token's family when it is
     the caller's own. Anything else about the refresh token is silently ignored."""
-    await begin_write(session)
     now = utcnow()
     await deny_access_token(
         session,
@@ -288,7 +279,6 @@ async def change_password(
     if not await verify_password(settings, current_password, user.password):
         raise errors.validation_problem("current_password", "The current password is incorrect.")
     password = await hash_password(settings, new_password)
-    await begin_write(session)
     now = utcnow()
     user.password = password
     # Every access token issued before now is recorded next to its refresh token.

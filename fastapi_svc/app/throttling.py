@@ -9,7 +9,6 @@ from sqlalchemy import case
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.db import begin_write
 from app.models import LoginFailure, utcnow
 from app.revocation import dialect_insert
 
@@ -51,7 +50,6 @@ async def register_login_failure(
             pipe.expire(name, window, nx=True)
             await pipe.execute()
         return
-    await begin_write(session)
     now = utcnow()
     window_start = now - timedelta(seconds=window)
     # One atomic upsert: concurrent failures in several workers all count.

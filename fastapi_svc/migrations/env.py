@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from app.config import DEFAULT_DATABASE_URL
-from app.db import async_url, create_engine, write_options
+from app.db import async_url, create_engine
 from app.models import Base
 
 config = context.config
@@ -42,9 +42,6 @@ def do_run_migrations(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
-        # A writing connection (app.db.write_options) makes the DDL transactional: BEGIN
-        # IMMEDIATE on SQLite (concurrent runs serialize), no autocommit on PostgreSQL.
-        transactional_ddl=True,
         compare_type=True,
     )
     with context.begin_transaction():
@@ -55,7 +52,6 @@ async def run_migrations_online() -> None:
     engine = create_engine(database_url())
     try:
         async with engine.connect() as connection:
-            await connection.execution_options(**write_options(connection.dialect))
             await connection.run_sync(do_run_migrations)
     finally:
         await engine.dispose()

@@ -1,67 +1,21 @@
 """Fixtures: a fresh SQLite database per test (copied from one migrated by Alembic),
-the app in-process behind httpx's ASGITransport. No mocks of the database.
-
-Every write must follow ``begin_write``: a guard on every engine fails the test otherwise."""
+the app in-process behind httpx's ASGITransport. No mocks of the database."""
 
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import Connection, event
-from sqlalchemy.engine import Engine
-from sqlalchemy.engine.default import DefaultExecutionContext
-from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import SERVICE_DIR, Settings
-from app.db import WRITES
 from app.main import create_app
 
 SECRET = "test-secret-key-of-at-least-32-bytes-0123456789"
-
-
-class UnguardedWrite(AssertionError):
-    """An INSERT, UPDATE or DELETE on a connection that begin_write did not procure."""
-
-
-# The statements the guard stopped during the current test.
-_unguarded_writes: list[str] = []
-
-
-@event.listens_for(Engine, "before_cursor_execute")
-def _writes_follow_begin_write(
-    conn: Connection,
-    _cursor: DBAPICursor,
-    statement: str,
-    _parameters: Any,
-    context: DefaultExecutionContext | None,
-    _executemany: bool,
-) -> None:
-    """Without begin_write a write would run in a DEFERRED read transaction on SQLite
-    (SQLITE_BUSY under concurrency) and autocommit statement by statement on PostgreSQL
-    (no atomicity). Listening on the Engine class reaches every engine of the tests."""
-    if context is None or not (context.isinsert or context.isupdate or context.isdelete):
-        return
-    if conn.get_execution_options().get(WRITES, False):
-        return
-    _unguarded_writes.append(statement)
-    raise UnguardedWrite(f"a write without begin_write: {statement}")
-
-
-@pytest.fixture(autouse=True)
-def unguarded_writes() -> Iterator[list[str]]:
-    """Fails the test after the fact too: the app may turn the guard's error into a 500,
-    or a caller may swallow it."""
-    _unguarded_writes.clear()
-    yield _unguarded_writes
-    if _unguarded_writes:
-        pytest.fail(f"writes without begin_write: {_unguarded_writes}")
 
 
 @pytest.fixture(scope="session")

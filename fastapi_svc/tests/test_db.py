@@ -1,14 +1,13 @@
 """The engine of a worker: DB_POOL_SIZE and DB_POOL_TIMEOUT, a 503 when its pool is
-exhausted, SQLite transactions that take the write lock only to write, and PostgreSQL
-reads in autocommit with a ping only for a connection that sat idle."""
+exhausted, SQLite reads beside another worker's writer, and on PostgreSQL a connection
+the server dropped replaced before use (pool_pre_ping)."""
 
 import asyncio
-import functools
 import os
 import socket
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,23 +20,19 @@ from alembic.config import Config
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from pydantic import ValidationError
-from sqlalchemy import event, make_url, select, text
-from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy import make_url, select
 from sqlalchemy.exc import ProgrammingError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
-from starlette.requests import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.pool import QueuePool
 
-import app.main
 from app import services
 from app.config import SERVICE_DIR, Settings
-from app.db import WRITES, begin_write, create_engine, create_sessionmaker
-from app.deps import get_session
+from app.db import create_engine, create_sessionmaker
 from app.main import create_app
-from app.models import RefreshToken, User, utcnow
+from app.models import RefreshToken
 from app.schemas import UserCreate
 
-from .conftest import UnguardedWrite, make_settings
+from .conftest import make_settings
 from .helpers import PASSWORD, assert_problem, bearer, login, register, unique_email
 
 
@@ -104,47 +99,6 @@ async def test_an_exhausted_pool_is_503_with_retry_after(database_url: str) -> N
         await app.state.engine.dispose()
 
 
-async def test_requests_waiting_for_a_connection_are_served_in_order(database_url: str) -> None:
-    """A request arriving just as a connection comes back does not take it ahead of one
-    already waiting: the pool alone would let it (its asyncio queue serves whoever asks
-    first), and under load some requests waited out DB_POOL_TIMEOUT and answered 503."""
-    app = create_app(make_settings(database_url, db_pool_size=1, db_pool_timeout=5))
-    request = Request({"type": "http", "app": app})
-    order: list[str] = []
-    holding, release = asyncio.Event(), asyncio.Event()
-    newcomers: list[asyncio.Task[None]] = []
-
-    async def use(name: str) -> None:
-        async for session in get_session(request):
-            await session.execute(text("SELECT 1"))
-            order.append(name)
-
-    async def hold() -> None:
-        async for session in get_session(request):
-            await session.execute(text("SELECT 1"))
-            order.append("holder")
-            holding.set()
-            await release.wait()
-
-    def newcomer_arrives(*_args: object) -> None:
-        # The holder's connection is on its way back to the pool: a new request comes in.
-        if release.is_set() and not newcomers:
-            newcomers.append(asyncio.get_running_loop().create_task(use("newcomer")))
-
-    event.listen(app.state.engine.sync_engine.pool, "checkin", newcomer_arrives)
-    try:
-        holder = asyncio.create_task(hold())
-        await holding.wait()
-        waiter = asyncio.create_task(use("waiter"))
-        await asyncio.sleep(0.1)  # the waiter is queued for the only connection
-        release.set()
-        await asyncio.wait_for(asyncio.gather(holder, waiter), timeout=5)
-        await asyncio.wait_for(newcomers[0], timeout=5)
-        assert order == ["holder", "waiter", "newcomer"]
-    finally:
-        await app.state.engine.dispose()
-
-
 @pytest.fixture
 def other_worker(database_url: str) -> Iterator[sqlite3.Connection]:
     """A connection to the same SQLite file, as another worker process would hold."""
@@ -180,28 +134,12 @@ async def test_a_write_after_a_read_survives_another_workers_commit(
     assert updated.name == "Grace"
 
 
-async def test_a_read_takes_no_lock_and_a_write_takes_it_up_front(
+async def test_a_read_takes_no_lock(
     session: AsyncSession, other_worker: sqlite3.Connection
 ) -> None:
-    await session.execute(select(User.id))
-    other_worker.execute("BEGIN IMMEDIATE")
+    await session.execute(select(RefreshToken.id))
+    other_worker.execute("BEGIN IMMEDIATE")  # would fail at once if the read held a lock
     other_worker.execute("ROLLBACK")
-
-    await begin_write(session)
-    with pytest.raises(sqlite3.OperationalError, match="locked"):
-        other_worker.execute("BEGIN IMMEDIATE")
-    await session.rollback()
-
-
-async def test_a_write_without_begin_write_trips_the_guard(
-    session: AsyncSession, unguarded_writes: list[str]
-) -> None:
-    session.add(User(email=unique_email(), name="Ada", password="x", created_at=utcnow()))
-    with pytest.raises(UnguardedWrite):
-        await session.commit()
-    assert len(unguarded_writes) == 1
-    assert unguarded_writes[0].startswith("INSERT INTO users")
-    unguarded_writes.clear()  # tripped on purpose
 
 
 # -- PostgreSQL -------------------------------------------------------------------------
@@ -280,15 +218,8 @@ def test_on_postgres_migrations_run_in_one_transaction(postgres_url: str) -> Non
 
 
 @asynccontextmanager
-async def _postgres_app(
-    monkeypatch: pytest.MonkeyPatch, database_url: str, *, idle_ping_seconds: float
-) -> AsyncIterator[tuple[FastAPI, AsyncClient]]:
-    """The app on one pooled connection, with the given idle threshold for pings."""
-    monkeypatch.setattr(
-        app.main,
-        "create_engine",
-        functools.partial(create_engine, idle_ping_seconds=idle_ping_seconds),
-    )
+async def _postgres_app(database_url: str) -> AsyncIterator[tuple[FastAPI, AsyncClient]]:
+    """The app on one pooled connection."""
     application = create_app(make_settings(database_url, db_pool_size=1))
     try:
         transport = ASGITransport(app=application)
@@ -298,161 +229,37 @@ async def _postgres_app(
         await application.state.engine.dispose()
 
 
-class WireLog:
-    """What an engine sends PostgreSQL: SQLAlchemy's statements, and what asyncpg sends on
-    its own (BEGIN, COMMIT, ROLLBACK, the ping) through its query logger."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.statements: list[str] = []
-        self._driver: list[str] = []
-        event.listen(engine.sync_engine, "before_cursor_execute", self._on_statement)
-        event.listen(engine.sync_engine, "connect", self._on_connect)
-
-    def _on_statement(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        self.statements.append(statement)
-
-    def _on_connect(self, dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-        driver = dbapi_connection.driver_connection
-        driver.add_query_logger(lambda query: self._driver.append(query.query))
-
-    async def driver(self) -> list[str]:
-        await asyncio.sleep(0)  # asyncpg calls its query loggers soon, not at once
-        return self._driver
-
-    async def clear(self) -> None:
-        await self.driver()
-        self.statements.clear()
-        self._driver.clear()
-
-
 async def _backend_pids(server_url: str, database_url: str) -> list[int]:
     connection = await asyncpg.connect(server_url)
     try:
+        name = make_url(database_url).database
         rows = await connection.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = $1", make_url(database_url).database
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
         )
+        return [row["pid"] for row in rows]
     finally:
         await connection.close()
-    return [row["pid"] for row in rows]
 
 
-async def _kill_backends(server_url: str, database_url: str) -> list[int]:
-    """Terminate the service's server processes, as a restart or an idle timeout would."""
-    pids = await _backend_pids(server_url, database_url)
-    assert pids
-    connection = await asyncpg.connect(server_url)
-    try:
-        await connection.execute(
-            "SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) pid", pids
-        )
-    finally:
-        await connection.close()
-    for _ in range(100):  # terminating is asynchronous: wait until they are gone
-        if not set(pids) & set(await _backend_pids(server_url, database_url)):
-            await asyncio.sleep(0.05)  # and let the client read the end of the stream
-            return pids
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"backends {pids} still alive")
-
-
-async def _backend_state(server_url: str, pid: int) -> str:
-    connection = await asyncpg.connect(server_url)
-    try:
-        state: str = await connection.fetchval(
-            "SELECT state FROM pg_stat_activity WHERE pid = $1", pid
-        )
-    finally:
-        await connection.close()
-    return state
-
-
-def _count_pings(monkeypatch: pytest.MonkeyPatch, engine: AsyncEngine) -> list[int]:
-    dialect = engine.sync_engine.dialect
-    pings: list[int] = []
-    original: Callable[[DBAPIConnection], bool] = dialect.do_ping
-
-    def do_ping(dbapi_connection: DBAPIConnection) -> bool:
-        pings.append(1)
-        return original(dbapi_connection)
-
-    monkeypatch.setattr(dialect, "do_ping", do_ping)
-    return pings
-
-
-async def test_on_postgres_reads_leave_no_transaction_and_begin_write_opens_one(
+async def test_on_postgres_a_connection_the_server_dropped_is_replaced(
     postgres_url: str, postgres_database_url: str
 ) -> None:
-    engine = create_engine(postgres_database_url)
-    try:
-        async with AsyncSession(engine) as session:
-            pid = await session.scalar(text("SELECT pg_backend_pid()"))
-            assert pid is not None
-            transaction = session.get_transaction()
-            # The session still holds the connection, yet the server sees no transaction.
-            assert await _backend_state(postgres_url, pid) == "idle"
-
-            await begin_write(session)
-            assert session.get_transaction() is not transaction  # the reads were ended
-            connection = (await session.connection()).sync_connection
-            assert connection is not None
-            options = connection.get_execution_options()
-            assert (options[WRITES], options["isolation_level"]) == (True, "READ COMMITTED")
-            assert await session.scalar(text("SELECT pg_backend_pid()")) == pid
-            assert await _backend_state(postgres_url, pid) == "idle in transaction"
-            writing = session.get_transaction()
-            await begin_write(session)  # a no-op inside the change
-            assert session.get_transaction() is writing
-            await session.rollback()
-    finally:
-        await engine.dispose()
-
-
-async def test_on_postgres_a_read_request_sends_only_its_statements(
-    monkeypatch: pytest.MonkeyPatch, postgres_database_url: str
-) -> None:
-    async with _postgres_app(monkeypatch, postgres_database_url, idle_ping_seconds=60) as (
-        application,
-        client,
-    ):
-        wire = WireLog(application.state.engine)
+    async with _postgres_app(postgres_database_url) as (_application, client):
         user = await register(client)
         tokens = await login(client, user["email"])
-        # A write does open a transaction: the log would see a BEGIN.
-        assert any(sent.startswith("BEGIN") for sent in await wire.driver())
-        await wire.clear()
+        killed = await _backend_pids(postgres_url, postgres_database_url)
+        assert killed
+        connection = await asyncpg.connect(postgres_url)
+        try:
+            for pid in killed:
+                await connection.execute("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await connection.close()
 
         response = await client.get("/api/v1/users/me", headers=bearer(tokens))
         assert response.status_code == 200, response.text
-        # The deny-list lookup and the user: no ping, BEGIN or ROLLBACK around them.
-        assert len(wire.statements) == 2
-        assert all(s.startswith("SELECT") for s in wire.statements)
-        assert await wire.driver() == []
-
-
-async def test_on_postgres_the_pooled_connection_is_back_in_autocommit_after_a_write(
-    monkeypatch: pytest.MonkeyPatch, postgres_database_url: str
-) -> None:
-    async with _postgres_app(monkeypatch, postgres_database_url, idle_ping_seconds=60) as (
-        application,
-        client,
-    ):
-        wire = WireLog(application.state.engine)
-        user = await register(client)
-        tokens = await login(client, user["email"])
-        response = await client.patch(
-            "/api/v1/users/me", json={"name": "Grace"}, headers=bearer(tokens)
-        )
-        assert response.status_code == 200, response.text
-        await wire.clear()
-
-        # The only pooled connection: the one the write used.
-        async with application.state.sessionmaker() as session:
-            connection = await session.connection()
-            raw = await connection.get_raw_connection()
-            assert raw.dbapi_connection is not None
-            assert raw.dbapi_connection.autocommit
-            await session.scalar(select(User.name).where(User.id == user["id"]))
-        assert await wire.driver() == []
+        assert not set(killed) & set(await _backend_pids(postgres_url, postgres_database_url))
 
 
 async def test_on_postgres_a_failure_inside_a_write_leaves_none_of_it(
@@ -480,72 +287,3 @@ async def test_on_postgres_a_failure_inside_a_write_leaves_none_of_it(
         assert [row.revoked_at for row in rows] == [None]
     finally:
         await engine.dispose()
-
-
-async def test_on_postgres_a_write_without_begin_write_trips_the_guard(
-    postgres_database_url: str, unguarded_writes: list[str]
-) -> None:
-    engine = create_engine(postgres_database_url)
-    try:
-        async with AsyncSession(engine) as session:
-            session.add(User(email=unique_email(), name="Ada", password="x", created_at=utcnow()))
-            with pytest.raises(UnguardedWrite):
-                await session.commit()
-        assert len(unguarded_writes) == 1
-        unguarded_writes.clear()  # tripped on purpose
-    finally:
-        await engine.dispose()
-
-
-async def test_on_postgres_a_connection_in_steady_use_is_not_pinged(
-    monkeypatch: pytest.MonkeyPatch, postgres_database_url: str
-) -> None:
-    for idle_ping_seconds, expected in ((60, 0), (0, 1)):
-        async with _postgres_app(
-            monkeypatch, postgres_database_url, idle_ping_seconds=idle_ping_seconds
-        ) as (application, client):
-            user = await register(client)
-            tokens = await login(client, user["email"])
-            pings = _count_pings(monkeypatch, application.state.engine)
-            response = await client.get("/api/v1/users/me", headers=bearer(tokens))
-            assert response.status_code == 200, response.text
-            assert len(pings) == expected, idle_ping_seconds
-
-
-async def test_on_postgres_a_connection_dropped_while_idle_is_replaced(
-    monkeypatch: pytest.MonkeyPatch, postgres_url: str, postgres_database_url: str
-) -> None:
-    async with _postgres_app(monkeypatch, postgres_database_url, idle_ping_seconds=0) as (
-        application,
-        client,
-    ):
-        user = await register(client)
-        tokens = await login(client, user["email"])
-        killed = await _kill_backends(postgres_url, postgres_database_url)
-        # As if the client had not seen the socket close (a network drop, not a restart):
-        # only the ping finds out.
-        monkeypatch.setattr(asyncpg.Connection, "is_closed", lambda _self: False)
-        pings = _count_pings(monkeypatch, application.state.engine)
-
-        response = await client.get("/api/v1/users/me", headers=bearer(tokens))
-        assert response.status_code == 200, response.text
-        assert len(pings) == 1  # the dead one; its replacement is new and goes unpinged
-        assert not set(killed) & set(await _backend_pids(postgres_url, postgres_database_url))
-
-
-async def test_on_postgres_a_connection_closed_by_the_server_is_replaced_unpinged(
-    monkeypatch: pytest.MonkeyPatch, postgres_url: str, postgres_database_url: str
-) -> None:
-    async with _postgres_app(monkeypatch, postgres_database_url, idle_ping_seconds=60) as (
-        application,
-        client,
-    ):
-        user = await register(client)
-        tokens = await login(client, user["email"])
-        killed = await _kill_backends(postgres_url, postgres_database_url)
-        pings = _count_pings(monkeypatch, application.state.engine)
-
-        response = await client.get("/api/v1/users/me", headers=bearer(tokens))
-        assert response.status_code == 200, response.text
-        assert pings == []  # asyncpg had seen the socket close: no round trip to find out
-        assert not set(killed) & set(await _backend_pids(postgres_url, postgres_database_url))

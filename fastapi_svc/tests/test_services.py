@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors, services
 from app.config import Settings
-from app.db import begin_write
 from app.models import LoginFailure, RefreshToken, User, utcnow
 from app.revocation import deny_access_token, is_token_revoked
 from app.schemas import UserCreate
@@ -83,7 +82,6 @@ async def test_unknown_valid_refresh_token_starts_a_new_family(
     pair = await services.issue_token_pair(session, settings, user=user)
     claims = decode_token(settings, pair.refresh_token, expected_type="refresh")
     # As if another service with the same secret had issued it: no row.
-    await begin_write(session)
     row = await session.scalar(select(RefreshToken).where(RefreshToken.jti == claims.jti))
     assert row is not None
     await session.delete(row)
