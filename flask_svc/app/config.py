@@ -8,8 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import make_url
-
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{SERVICE_DIR / 'db.sqlite3'}"
 # Used outside production only; long enough that PyJWT does not warn about it.
@@ -18,8 +16,6 @@ MIN_SECRET_BYTES = 32
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_DB_POOL_SIZE = 5
 DEFAULT_DB_POOL_TIMEOUT_SECONDS = 2
-# A PostgreSQL connection idle in the pool longer than this is pinged before use.
-IDLE_PING_SECONDS = 1.0
 APP_ENVS = ("development", "production", "test")
 
 
@@ -55,35 +51,6 @@ def database_uri(url: str) -> str:
         if path and path != ":memory:" and not path.startswith("file:"):
             return f"sqlite:///{Path(path).resolve()}"
     return url
-
-
-def engine_options(
-    uri: str,
-    *,
-    pool_size: int = DEFAULT_DB_POOL_SIZE,
-    pool_timeout: int = DEFAULT_DB_POOL_TIMEOUT_SECONDS,
-) -> dict[str, Any]:
-    """The engine of one worker process, whose threads share its pool: at most
-    `pool_size` connections (no overflow); a request waits up to `pool_timeout`
-    seconds for a free one, then gets a 503.
-
-    PostgreSQL runs in autocommit: a request that only reads sends just its
-    SELECTs, with no BEGIN or ROLLBACK round trip around them. A change gets a
-    real transaction from `begin_write` (app/extensions.py). Pooled connections
-    are pinged only after sitting idle (`_configure_postgres` in app/__init__.py).
-    """
-    pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout}
-    if uri.startswith("sqlite"):
-        if make_url(uri).database in (None, "", ":memory:"):
-            return {}  # one shared in-memory connection (Flask-SQLAlchemy's StaticPool)
-        return {**pool, "connect_args": {"timeout": 5}}
-    # connect_timeout: when the database is gone, requests answer 503 within seconds.
-    return {
-        **pool,
-        "isolation_level": "AUTOCOMMIT",
-        "pool_recycle": 300,
-        "connect_args": {"connect_timeout": 2},
-    }
 
 
 def check_secret(app_env: str, secret: str | None) -> None:

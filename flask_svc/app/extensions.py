@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from flask_jwt_extended import JWTManager
 from flask_migrate import Migrate
@@ -26,8 +26,8 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-# expire_on_commit=False: objects stay readable after a commit, so a request
-# can end its transaction early (SQLite write lock) and still serialize them.
+# expire_on_commit=False: objects stay readable after a commit, so a request can
+# end its transaction early (before hashing a password) and still serialize them.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate(
     directory=str(Path(__file__).resolve().parent.parent / "migrations"),
@@ -35,38 +35,6 @@ migrate = Migrate(
     compare_type=True,
 )
 jwt = JWTManager()
-
-# The execution option of a connection whose transaction will write (see begin_write).
-WRITES: Final = "writes"
-
-
-def write_options(dialect_name: str) -> dict[str, Any]:
-    """The execution options of a connection whose transaction writes."""
-    if dialect_name == "postgresql":
-        # The engine reads in autocommit (config.engine_options); a change needs a
-        # real transaction. The pool puts the connection back in autocommit at checkin.
-        return {"isolation_level": "READ COMMITTED", WRITES: True}
-    return {WRITES: True}
-
-
-def begin_write() -> None:
-    """Start the transaction of a change, before its first write (and before any
-    locking read); a no-op inside one.
-
-    Reads run without taking locks or, on PostgreSQL, without a transaction at
-    all (autocommit), so a change must get its own: on SQLite it begins IMMEDIATE,
-    taking the write lock up front (see `_configure_sqlite`); on PostgreSQL a READ
-    COMMITTED transaction, so that its statements commit or roll back together.
-    The read unit still open (the caller's authentication, say) is committed
-    first: it holds no changes (in autocommit the commit costs no round trip), and
-    its objects stay loaded (expire_on_commit=False).
-    """
-    session = db.session()  # this app context's session, behind the scoped proxy
-    if session.in_transaction():
-        if session.connection().get_execution_options().get(WRITES, False):
-            return
-        session.commit()
-    session.connection(execution_options=write_options(session.get_bind().dialect.name))
 
 
 def insert_ignoring_conflicts(model: type[Base]) -> Any:

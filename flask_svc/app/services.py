@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import tokens
 from .errors import EMAIL_TAKEN, ApiError, ValidationFailed
-from .extensions import begin_write, db
+from .extensions import db
 from .models import User
 from .security import hash_password, needs_rehash, verify_password
 
@@ -37,7 +37,6 @@ def create_user(
     is_admin: bool = False,
 ) -> User:
     password_hash = hash_password(password)  # before the transaction: hashing is slow
-    begin_write()
     user = User(email=email, password_hash=password_hash, name=name, age=age, is_admin=is_admin)
     db.session.add(user)
     _commit_or_conflict()
@@ -45,7 +44,6 @@ def create_user(
 
 
 def update_user(user: User, changes: dict[str, Any]) -> User:
-    begin_write()
     for field, value in changes.items():
         setattr(user, field, value)
     _commit_or_conflict()
@@ -54,13 +52,11 @@ def update_user(user: User, changes: dict[str, Any]) -> User:
 
 def delete_user(user: User) -> None:
     # refresh_tokens rows go with it (ON DELETE CASCADE); ids are never reused.
-    begin_write()
     db.session.delete(user)
     db.session.commit()
 
 
 def set_user_active(user: User, active: bool) -> User:
-    begin_write()
     user.is_active = active
     db.session.commit()
     return user
@@ -76,7 +72,6 @@ def change_password(
             [{"field": "current_password", "message": "The current password is incorrect."}]
         )
     password_hash = hash_password(new_password)
-    begin_write()
     user.password_hash = password_hash
     tokens.revoke_all_for_user(user, access_claims)
     db.session.commit()
@@ -92,7 +87,6 @@ def authenticate(*, email: str, password: str) -> User | None:
         return None
     if needs_rehash(user.password_hash):
         password_hash = hash_password(password)
-        begin_write()
         user.password_hash = password_hash
         db.session.add(user)
     return user

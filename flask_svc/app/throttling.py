@@ -10,7 +10,7 @@ from flask import current_app, request
 from sqlalchemy import case
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .extensions import begin_write, db
+from .extensions import db
 from .models import LoginFailure, utcnow
 from .tokens import redis_client
 
@@ -60,7 +60,6 @@ def register_login_failure(key: str) -> None:
             pipe.expire(KEY_PREFIX + key, window, nx=True)
             pipe.execute()
         return
-    begin_write()
     now = utcnow()
     window_over = LoginFailure.window_started_at <= now - timedelta(seconds=window)
     dialect = db.session.get_bind().dialect.name

@@ -15,7 +15,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token, decode
 from flask_jwt_extended.exceptions import JWTExtendedException
 from sqlalchemy import CursorResult, Executable, delete, select, update
 
-from .extensions import begin_write, db, insert_ignoring_conflicts
+from .extensions import db, insert_ignoring_conflicts
 from .models import RefreshToken, RevokedToken, User, utcnow
 from .schemas import TokenPair
 
@@ -61,7 +61,6 @@ def _expiry(claims: dict[str, Any]) -> datetime:
 
 def issue_token_pair(user: User, *, family_id: str | None = None) -> TokenPair:
     """A new access and refresh token; the refresh token is recorded in its family."""
-    begin_write()  # a no-op within a rotation: one transaction for both
     identity = str(user.id)
     access_token = create_access_token(identity=identity)
     refresh_token = create_refresh_token(identity=identity)
@@ -127,7 +126,6 @@ def rotate_refresh_token(claims: dict[str, Any], user: User) -> TokenPair | None
     The conditional UPDATE lets exactly one concurrent caller win. A token
     already revoked is reuse: its whole family is revoked and None returned.
     """
-    begin_write()
     now = utcnow()
     jti = claims["jti"]
     # RETURNING names the winner's family in the same round trip; only a loser reads the row.
@@ -192,7 +190,6 @@ def revoke_tokens(user: User, access_claims: dict[str, Any], refresh_token: str 
     A refresh token that is malformed, expired, unknown or someone else's
     revokes nothing else.
     """
-    begin_write()
     now = utcnow()
     claims = decode_refresh_token(refresh_token) if refresh_token else None
     if claims is not None and claims["sub"] == str(user.id):
@@ -229,7 +226,6 @@ def revoke_all_for_user(user: User, current_access: dict[str, Any] | None = None
 
 def prune_expired() -> int:
     """Delete deny-list rows and refresh records whose tokens have expired."""
-    begin_write()
     now = utcnow()
     removed = _affected(delete(RevokedToken).where(RevokedToken.expires_at <= now))
     removed += _affected(delete(RefreshToken).where(RefreshToken.expires_at <= now))

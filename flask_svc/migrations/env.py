@@ -5,7 +5,6 @@ from flask import current_app
 
 from alembic import context
 
-from app.extensions import write_options
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -94,10 +93,7 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    # A writing connection: BEGIN IMMEDIATE on SQLite, so concurrent runs serialize;
-    # a real transaction on PostgreSQL, whose engine otherwise runs in autocommit.
-    options = write_options(connectable.dialect.name)
-    with connectable.connect().execution_options(**options) as connection:
+    with connectable.connect() as connection:
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -2,10 +2,6 @@
 
 SQLite by default; set TEST_DATABASE_URL=postgresql://... to run the same
 tests on a throwaway PostgreSQL database per test.
-
-Every engine the tests create refuses an INSERT, UPDATE or DELETE outside
-`begin_write` (on PostgreSQL it would run in autocommit, on its own), and the
-test that ran it fails.
 """
 
 from __future__ import annotations
@@ -23,48 +19,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from psycopg import sql
-from sqlalchemy import Connection, Engine, event
-from sqlalchemy.engine.default import DefaultExecutionContext
-from sqlalchemy.engine.interfaces import DBAPICursor
 
 from app import create_app
 from app.config import database_uri
-from app.extensions import WRITES, db
+from app.extensions import db
 
 PASSWORD = "correct horse battery"
-
-
-class UnguardedWrite(AssertionError):
-    """An INSERT, UPDATE or DELETE ran on a connection that begin_write did not set up."""
-
-
-_unguarded_writes: list[str] = []
-
-
-@event.listens_for(Engine, "before_cursor_execute")
-def _refuse_unguarded_writes(
-    conn: Connection,
-    _cursor: DBAPICursor,
-    statement: str,
-    _parameters: Any,
-    context: DefaultExecutionContext | None,
-    _executemany: bool,
-) -> None:
-    if context is None or not (context.isinsert or context.isupdate or context.isdelete):
-        return
-    if not conn.get_execution_options().get(WRITES, False):
-        _unguarded_writes.append(statement)
-        raise UnguardedWrite(f"a write without begin_write(): {statement}")
-
-
-@pytest.fixture(autouse=True)
-def unguarded_writes() -> Iterator[list[str]]:
-    """The writes refused during a test; the test fails if any was (an app may turn
-    the error into a 500, or swallow it)."""
-    _unguarded_writes.clear()
-    yield _unguarded_writes
-    if _unguarded_writes:
-        pytest.fail(f"writes without begin_write(): {_unguarded_writes}")
 
 
 @contextlib.contextmanager

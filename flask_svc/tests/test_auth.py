@@ -131,13 +131,12 @@ def test_unknown_usernames_are_throttled_too(client: FlaskClient) -> None:
 def test_throttle_window_ends(app_config: dict[str, Any], app: Flask, client: FlaskClient) -> None:
     from datetime import timedelta
 
-    from app.extensions import begin_write, db
+    from app.extensions import db
     from app.models import LoginFailure
 
     for _ in range(3):
         client.post(TOKEN, data={"username": "late@example.com", "password": "wrong"})
     with app.app_context():
-        begin_write()
         row = db.session.scalars(db.select(LoginFailure)).one()
         row.window_started_at = row.window_started_at - timedelta(seconds=61)
         db.session.commit()

@@ -1,5 +1,5 @@
 """The engine of a worker: DB_POOL_SIZE and DB_POOL_TIMEOUT, a 503 when its pool is
-exhausted, and SQLite transactions that take the write lock only to write."""
+exhausted, and SQLite reads beside another worker's writer."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import Connection, select, text
+from sqlalchemy import select
 from sqlalchemy.pool import QueuePool
 
 from app import create_app, services
-from app.config import ConfigError, database_uri, engine_options, from_environ
-from app.extensions import WRITES, begin_write, db
+from app.config import ConfigError, from_environ
+from app.db import engine_options
+from app.extensions import db
 from app.models import User
 
 from .conftest import Api, bearer
@@ -110,43 +111,8 @@ def test_a_write_after_a_read_survives_another_workers_commit(
         assert updated.name == "Grace"
 
 
-def test_a_read_takes_no_lock_and_a_write_takes_it_up_front(
-    app: Flask, other_worker: sqlite3.Connection
-) -> None:
+def test_a_read_takes_no_lock(app: Flask, other_worker: sqlite3.Connection) -> None:
     with app.app_context():
         db.session.execute(select(User.id))
-        other_worker.execute("BEGIN IMMEDIATE")
+        other_worker.execute("BEGIN IMMEDIATE")  # would fail at once if the read held a lock
         other_worker.execute("ROLLBACK")
-
-        begin_write()
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
-            other_worker.execute("BEGIN IMMEDIATE")
-        db.session.rollback()
-
-
-def _in_autocommit(connection: Connection) -> bool:
-    driver_connection = connection.connection.driver_connection
-    assert driver_connection is not None
-    return bool(driver_connection.autocommit)
-
-
-def test_on_postgres_a_write_leaves_the_autocommit_reads_for_a_transaction(
-    app_config: dict[str, Any], postgres_url: str
-) -> None:
-    # Reads run in autocommit; begin_write ends that unit (no round trip) and
-    # takes a connection in a real READ COMMITTED transaction for the change.
-    app_config["SQLALCHEMY_DATABASE_URI"] = database_uri(postgres_url)
-    with create_app(app_config).app_context():
-        db.session.execute(text("SELECT 1"))
-        read_unit = db.session().get_transaction()
-        assert _in_autocommit(db.session.connection())
-        begin_write()
-        assert db.session().get_transaction() is not read_unit
-        connection = db.session.connection()
-        options = connection.get_execution_options()
-        assert (options["isolation_level"], options[WRITES]) == ("READ COMMITTED", True)
-        assert not _in_autocommit(connection)
-        begin_write()  # a no-op inside the change
-        assert db.session.connection() is connection
-        db.session.rollback()
-        db.engine.dispose()

@@ -10,9 +10,9 @@ from app.config import (
     DEFAULT_DATABASE_URL,
     ConfigError,
     database_uri,
-    engine_options,
     from_environ,
 )
+from app.db import engine_options
 from app.security import hash_password
 
 
@@ -75,20 +75,13 @@ def test_database_urls_get_this_services_driver(
     assert database_uri("sqlite:///rel.db") == f"sqlite:///{tmp_path.resolve() / 'rel.db'}"
 
 
-def test_postgres_fails_fast() -> None:
-    options = engine_options("postgresql+psycopg://h/d")
+@pytest.mark.parametrize("uri", ["postgresql+psycopg://h/d", "postgresql+psycopg://h"])
+def test_postgres_fails_fast_and_replaces_dropped_connections(uri: str) -> None:
+    # A URL without a database name (the user's own) is a PostgreSQL engine all the same.
+    options = engine_options(uri)
     assert options["connect_args"]["connect_timeout"] == 2
     assert options["pool_timeout"] <= 2
-    assert options["pool_recycle"] == 300
-
-
-@pytest.mark.parametrize("uri", ["postgresql+psycopg://h/d", "postgresql+psycopg://h"])
-def test_postgres_reads_in_autocommit_without_pre_ping(uri: str) -> None:
-    # Idle connections are pinged by the app's pool events instead (test_postgres.py);
-    # a URL without a database name (the user's own) is a PostgreSQL engine all the same.
-    options = engine_options(uri)
-    assert options["isolation_level"] == "AUTOCOMMIT"
-    assert "pool_pre_ping" not in options
+    assert options["pool_pre_ping"] is True
     assert (options["pool_size"], options["max_overflow"]) == (5, 0)
 
 
