@@ -185,6 +185,13 @@ class Api:
     def me(self, token: str) -> httpx.Response:
         return self.client.get(ME, headers=bearer(token))
 
+    def refresh(self, refresh_token: str) -> httpx.Response:
+        return self.client.post(REFRESH, json={"refresh_token": refresh_token})
+
+    def logout(self, access_token: str, refresh_token: str | None = None) -> httpx.Response:
+        body = None if refresh_token is None else {"refresh_token": refresh_token}
+        return self.client.post(LOGOUT, json=body, headers=bearer(access_token))
+
     def make_admin(self, account: Account) -> Account:
         response = self.client.patch(
             f"{USERS}/{account.id}", json={"is_admin": True}, headers=self.admin_headers()

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from helpers import ME, REFRESH, USERS, Api, error_fields, problem, unique_email
+from helpers import ME, USERS, Api, error_fields, problem, unique_email
 
 ADMIN_ONLY = "Admin privileges required."
 
@@ -115,7 +115,7 @@ def test_admin_delete(api: Api, admin: dict[str, str]) -> None:
     assert api.client.get(f"{USERS}/{account.id}", headers=admin).status_code == 404
     assert api.client.delete(f"{USERS}/{account.id}", headers=admin).status_code == 404
     assert api.me(account.access).status_code == 401
-    assert api.client.post(REFRESH, json={"refresh_token": account.refresh}).status_code == 401
+    assert api.refresh(account.refresh).status_code == 401
     assert api.register(email=account.email).id > account.id
 
 

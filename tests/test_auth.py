@@ -229,14 +229,14 @@ def test_no_token_and_rejected_token_challenges(api: Api) -> None:
 
 def test_refresh_rotates(api: Api) -> None:
     account = api.register()
-    response = api.client.post(REFRESH, json={"refresh_token": account.refresh})
+    response = api.refresh(account.refresh)
     assert response.status_code == 200
     assert "no-store" in response.headers["cache-control"]
     pair = response.json()
     _check_pair(api, pair, account.id)
     assert pair["refresh_token"] != account.refresh
     assert api.me(pair["access_token"]).status_code == 200
-    again = api.client.post(REFRESH, json={"refresh_token": account.refresh})
+    again = api.refresh(account.refresh)
     assert again.status_code == 401
     assert problem(again)["detail"] == INVALID_TOKEN
     assert again.headers["www-authenticate"].startswith("Bearer")
@@ -244,21 +244,21 @@ def test_refresh_rotates(api: Api) -> None:
 
 def test_reuse_revokes_the_whole_family(api: Api) -> None:
     account = api.register()
-    first = api.client.post(REFRESH, json={"refresh_token": account.refresh}).json()
-    second = api.client.post(REFRESH, json={"refresh_token": first["refresh_token"]}).json()
+    first = api.refresh(account.refresh).json()
+    second = api.refresh(first["refresh_token"]).json()
     # A second login is another family and must survive.
     other = api.login(account.email, account.password)
-    reuse = api.client.post(REFRESH, json={"refresh_token": account.refresh})
+    reuse = api.refresh(account.refresh)
     assert reuse.status_code == 401
-    latest = api.client.post(REFRESH, json={"refresh_token": second["refresh_token"]})
+    latest = api.refresh(second["refresh_token"])
     assert latest.status_code == 401, "reuse must revoke every refresh token of the family"
-    survivor = api.client.post(REFRESH, json={"refresh_token": other["refresh_token"]})
+    survivor = api.refresh(other["refresh_token"])
     assert survivor.status_code == 200
 
 
 def test_access_token_is_not_a_refresh_token(api: Api, reader: Account) -> None:
     account = reader
-    response = api.client.post(REFRESH, json={"refresh_token": account.access})
+    response = api.refresh(account.access)
     assert response.status_code == 401
     as_bearer = api.client.get(ME, headers=bearer(account.refresh))
     assert as_bearer.status_code == 401
@@ -267,7 +267,7 @@ def test_access_token_is_not_a_refresh_token(api: Api, reader: Account) -> None:
 
 @pytest.mark.parametrize("token", ["", "garbage", "a.b.c", "x" * 1024])
 def test_refresh_with_junk_is_401(api: Api, token: str) -> None:
-    response = api.client.post(REFRESH, json={"refresh_token": token})
+    response = api.refresh(token)
     assert response.status_code == 401
 
 
@@ -289,7 +289,7 @@ def test_concurrent_refreshes_exactly_one_wins(api: Api) -> None:
     account = api.register()
 
     def refresh(_: int) -> int:
-        return api.client.post(REFRESH, json={"refresh_token": account.refresh}).status_code
+        return api.refresh(account.refresh).status_code
 
     statuses = race(8, refresh)
     assert sorted(statuses) == [200] + [401] * 7
@@ -300,7 +300,7 @@ def test_concurrent_refreshes_exactly_one_wins(api: Api) -> None:
 
 def test_logout_revokes_the_access_token_and_refresh_family(api: Api) -> None:
     account = api.register()
-    rotated = api.client.post(REFRESH, json={"refresh_token": account.refresh}).json()
+    rotated = api.refresh(account.refresh).json()
     other = api.login(account.email, account.password)
     response = api.client.post(
         LOGOUT,
@@ -312,24 +312,19 @@ def test_logout_revokes_the_access_token_and_refresh_family(api: Api) -> None:
     # Repeated so that both worker processes are asked.
     for _ in range(6):
         assert api.across_workers.me(rotated["access_token"]).status_code == 401
-    assert (
-        api.client.post(REFRESH, json={"refresh_token": rotated["refresh_token"]}).status_code
-        == 401
-    )
+    assert api.refresh(rotated["refresh_token"]).status_code == 401
     # Another login of the same user is untouched.
     assert api.me(other["access_token"]).status_code == 200
-    assert (
-        api.client.post(REFRESH, json={"refresh_token": other["refresh_token"]}).status_code == 200
-    )
+    assert api.refresh(other["refresh_token"]).status_code == 200
 
 
 def test_logout_without_refresh_token_keeps_the_refresh_token(api: Api) -> None:
     account = api.register()
-    response = api.client.post(LOGOUT, headers=account.headers)
+    response = api.logout(account.access)
     assert response.status_code == 204
     assert api.me(account.access).status_code == 401
-    assert api.client.post(LOGOUT, headers=account.headers).status_code == 401
-    assert api.client.post(REFRESH, json={"refresh_token": account.refresh}).status_code == 200
+    assert api.logout(account.access).status_code == 401
+    assert api.refresh(account.refresh).status_code == 200
 
 
 def test_logout_with_an_empty_json_object(api: Api) -> None:
@@ -374,25 +369,23 @@ def test_logout_with_a_refresh_token_that_is_not_a_string_is_422(api: Api, value
 def test_logout_with_someone_elses_refresh_token_revokes_nothing_of_theirs(api: Api) -> None:
     me = api.register()
     victim = api.register()
-    response = api.client.post(LOGOUT, json={"refresh_token": victim.refresh}, headers=me.headers)
+    response = api.logout(me.access, victim.refresh)
     assert response.status_code == 204
     assert api.me(me.access).status_code == 401
     assert api.me(victim.access).status_code == 200
-    assert api.client.post(REFRESH, json={"refresh_token": victim.refresh}).status_code == 200
+    assert api.refresh(victim.refresh).status_code == 200
 
 
 @pytest.mark.parametrize("refresh_token", ["garbage", "a.b.c", ""])
 def test_logout_with_unknown_refresh_token_is_204(api: Api, refresh_token: str) -> None:
     account = api.register()
-    response = api.client.post(
-        LOGOUT, json={"refresh_token": refresh_token}, headers=account.headers
-    )
+    response = api.logout(account.access, refresh_token)
     assert response.status_code == 204
 
 
 def test_logout_with_an_already_revoked_refresh_token_is_204(api: Api) -> None:
     account = api.register()
-    api.client.post(REFRESH, json={"refresh_token": account.refresh})
+    api.refresh(account.refresh)
     fresh = api.login(account.email, account.password)
     response = api.client.post(
         LOGOUT, json={"refresh_token": account.refresh}, headers=bearer(fresh["access_token"])
@@ -408,7 +401,7 @@ def test_logout_needs_a_token(api: Api) -> None:
 
 def test_logout_with_a_refresh_token_as_bearer_is_401(api: Api) -> None:
     account = api.register()
-    response = api.client.post(LOGOUT, headers=bearer(account.refresh))
+    response = api.logout(account.refresh)
     assert response.status_code == 401
 
 

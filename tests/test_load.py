@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import ServerFactory, Target
-from helpers import ME, REFRESH, USERS, Api, bearer
+from helpers import ME, USERS, Api, bearer
 
 REQUESTS = 200
 CONNECTIONS = 50
@@ -65,7 +65,7 @@ def test_mixed_burst(burst_api: Api) -> None:
         elif kind == "refresh":
             # One rotation at a time per account, so every refresh token is used once.
             with locks[k]:
-                response = api.client.post(REFRESH, json={"refresh_token": account.refresh})
+                response = api.refresh(account.refresh)
                 if response.status_code == 200:
                     account.refresh = response.json()["refresh_token"]
         else:

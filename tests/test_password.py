@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from helpers import PASSWORD, REFRESH, Api, error_fields, problem
+from helpers import PASSWORD, Api, error_fields, problem
 
 
 def test_change_password(api: Api) -> None:
     account = api.register()
     second = api.login(account.email, account.password)
-    rotated = api.client.post(REFRESH, json={"refresh_token": second["refresh_token"]}).json()
+    rotated = api.refresh(second["refresh_token"]).json()
     response = api.client.put(
         PASSWORD,
         json={"current_password": account.password, "new_password": "brand new password"},
@@ -21,15 +21,13 @@ def test_change_password(api: Api) -> None:
         for token in (account.access, second["access_token"], rotated["access_token"]):
             assert api.across_workers.me(token).status_code == 401
     for token in (account.refresh, rotated["refresh_token"]):
-        assert api.client.post(REFRESH, json={"refresh_token": token}).status_code == 401
+        assert api.refresh(token).status_code == 401
     assert api.login_response(account.email, account.password).status_code == 401
     # The new login works at once, even within the same second.
     fresh = api.login(account.email, "brand new password")
     for _ in range(4):
         assert api.across_workers.me(fresh["access_token"]).status_code == 200
-    assert (
-        api.client.post(REFRESH, json={"refresh_token": fresh["refresh_token"]}).status_code == 200
-    )
+    assert api.refresh(fresh["refresh_token"]).status_code == 200
 
 
 def test_wrong_current_password_is_422_and_changes_nothing(api: Api) -> None:

@@ -164,11 +164,11 @@ def test_refresh_type_checks(api: Api, secret: str) -> None:
     # jti and claims decide; the refresh endpoint still wants type refresh.
     response = api.client.post(REFRESH, json={"refresh_token": forge(account.access, secret)})
     assert response.status_code == 401
-    assert api.client.post(REFRESH, json={"refresh_token": as_access}).status_code == 401
+    assert api.refresh(as_access).status_code == 401
     expired = forge(account.refresh, secret, exp=int(time.time()) - 10)
-    assert api.client.post(REFRESH, json={"refresh_token": expired}).status_code == 401
+    assert api.refresh(expired).status_code == 401
     no_jti = forge(account.refresh, secret, drop=["jti"])
-    assert api.client.post(REFRESH, json={"refresh_token": no_jti}).status_code == 401
+    assert api.refresh(no_jti).status_code == 401
 
 
 def test_unknown_valid_refresh_token_starts_a_new_family(api: Api, secret: str) -> None:
@@ -185,13 +185,13 @@ def test_unknown_valid_refresh_token_starts_a_new_family(api: Api, secret: str) 
         },
         secret,
     )
-    first = api.client.post(REFRESH, json={"refresh_token": foreign})
+    first = api.refresh(foreign)
     assert first.status_code == 200
-    second = api.client.post(REFRESH, json={"refresh_token": foreign})
+    second = api.refresh(foreign)
     assert second.status_code == 401
     # The reuse revoked the new family too.
     rotated = first.json()["refresh_token"]
-    assert api.client.post(REFRESH, json={"refresh_token": rotated}).status_code == 401
+    assert api.refresh(rotated).status_code == 401
 
 
 def test_deleted_users_token_never_reaches_a_new_account(api: Api, secret: str) -> None:
@@ -208,7 +208,7 @@ def test_inactive_users_tokens_stop_at_once(api: Api, admin: dict[str, str]) -> 
     assert api.client.post(f"{USERS}/{account.id}/deactivate", headers=admin).status_code == 200
     for _ in range(4):
         _rejected(api.across_workers, account.access)
-    assert api.client.post(REFRESH, json={"refresh_token": account.refresh}).status_code == 401
+    assert api.refresh(account.refresh).status_code == 401
     assert api.client.post(f"{USERS}/{account.id}/activate", headers=admin).status_code == 200
     # Deactivation is not revocation: the tokens work again once active.
     assert api.me(account.access).status_code == 200

@@ -141,7 +141,7 @@ def test_logout_without_a_body_is_accepted_but_with_text_is_415(api: Api) -> Non
         LOGOUT, content=b"hello", headers={**account.headers, "Content-Type": "text/plain"}
     )
     assert text.status_code == 415
-    response = api.client.post(LOGOUT, headers=account.headers)
+    response = api.logout(account.access)
     assert response.status_code == 204
     assert api.me(account.access).status_code == 401
 

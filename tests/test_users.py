@@ -10,7 +10,6 @@ import pytest
 from helpers import (
     ME,
     PASSWORD,
-    REFRESH,
     TOKEN,
     USERS,
     Api,
@@ -341,7 +340,7 @@ def test_delete_me(api: Api) -> None:
     assert response.content == b""
     assert api.me(account.access).status_code == 401
     assert api.login_response(account.email, account.password).status_code == 401
-    refreshed = api.client.post(REFRESH, json={"refresh_token": account.refresh})
+    refreshed = api.refresh(account.refresh)
     assert refreshed.status_code == 401
     again = api.register(email=account.email)
     assert again.id > account.id, "ids are never reused"
