@@ -43,8 +43,10 @@ def django_verifier() -> tuple[str, Verifier]:
 
 
 def flask_verifier() -> tuple[str, Verifier]:
+    from app import create_app
     from app.security import hash_password, verify_password
 
+    create_app().app_context().push()  # the hasher follows the app's configuration
     encoded = hash_password(PASSWORD)
     return encoded, lambda: bool(verify_password(encoded, PASSWORD))
 
