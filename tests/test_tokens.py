@@ -1,4 +1,5 @@
-"""Every way a token is rejected, with tokens forged from real ones."""
+"""Every way a token is rejected, with tokens forged from real ones, and how the
+Authorization header is read."""
 
 from __future__ import annotations
 
@@ -212,3 +213,23 @@ def test_inactive_users_tokens_stop_at_once(api: Api, admin: dict[str, str]) -> 
     assert api.client.post(f"{USERS}/{account.id}/activate", headers=admin).status_code == 200
     # Deactivation is not revocation: the tokens work again once active.
     assert api.me(account.access).status_code == 200
+
+
+# -- the Authorization header ----------------------------------------------------
+
+
+def test_bearer_scheme_is_case_insensitive(api: Api, reader: Account) -> None:
+    account = reader
+    for scheme in ("bearer", "BEARER", "BeArEr"):
+        response = api.client.get(ME, headers={"Authorization": f"{scheme} {account.access}"})
+        assert response.status_code == 200, scheme
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["", "Bearer", "Basic dXNlcjpwYXNz", "Token abc", "Bearer a.b.c", "Bearer x y"],
+)
+def test_bad_authorization_headers(api: Api, authorization: str) -> None:
+    response = api.client.get(ME, headers={"Authorization": authorization})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] in ('Bearer error="invalid_token"', "Bearer")

@@ -89,11 +89,7 @@ class UnprocessableError(drf_exceptions.APIException):
         super().__init__({field: [message]})
 
 
-class ServiceUnavailableError(Exception):
-    """The database or Redis cannot be reached."""
-
-
-UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, RedisError, ServiceUnavailableError)
+UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, RedisError)
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:

@@ -65,7 +65,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     age: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    password: Mapped[str] = mapped_column(String(255))
+    # The column keeps Django's name, so that the three schemas match.
+    password_hash: Mapped[str] = mapped_column("password", String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -76,7 +76,7 @@ async def create_user(
         email=data.email,
         name=data.name,
         age=data.age,
-        password=await hash_password(settings, data.password),
+        password_hash=await hash_password(settings, data.password),
         is_active=True,
         is_admin=is_admin,
         created_at=utcnow(),
@@ -124,7 +124,7 @@ async def authenticate(
     if user is None:
         await verify_password(settings, password, await _dummy_hash(settings))
         return None
-    if not await verify_password(settings, password, user.password):
+    if not await verify_password(settings, password, user.password_hash):
         return None
     return user if user.is_active else None
 
@@ -276,11 +276,11 @@ async def change_password(
     new_password: str,
 ) -> None:
     await session.commit()  # no transaction (nor pooled connection) held while hashing
-    if not await verify_password(settings, current_password, user.password):
+    if not await verify_password(settings, current_password, user.password_hash):
         raise errors.validation_problem("current_password", "The current password is incorrect.")
     password = await hash_password(settings, new_password)
     now = utcnow()
-    user.password = password
+    user.password_hash = password
     # Every access token issued before now is recorded next to its refresh token.
     rows = await session.execute(
         select(RefreshToken.access_jti, RefreshToken.access_expires_at).where(
