@@ -53,7 +53,6 @@ def test_unknown_user_is_404(api: Api, admin: dict[str, str]) -> None:
     for method, path, body in _admin_calls(missing)[1:]:
         response = api.client.request(method, path, json=body, headers=admin)
         assert response.status_code == 404, (method, path)
-        assert problem(response)["title"] == "Not Found"
 
 
 def test_admin_patch(api: Api, admin: dict[str, str]) -> None:

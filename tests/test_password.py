@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import PASSWORD, Api, error_fields, problem
+from helpers import PASSWORD, Api, error_fields
 
 
 def test_change_password(api: Api) -> None:
@@ -39,7 +39,6 @@ def test_wrong_current_password_is_422_and_changes_nothing(api: Api) -> None:
     )
     assert response.status_code == 422
     assert "current_password" in error_fields(response)
-    assert problem(response)["title"] == "Unprocessable Content"
     assert api.me(account.access).status_code == 200
     assert api.login_response(account.email, account.password).status_code == 200
     assert api.login_response(account.email, "brand new password").status_code == 401

@@ -49,7 +49,6 @@ def test_unknown_paths_are_404_problems_never_redirects(api: Api, path: str) -> 
     for method in ("GET", "POST"):
         response = api.client.request(method, path, json={})
         assert response.status_code == 404
-        assert problem(response)["title"] == "Not Found"
 
 
 @pytest.mark.parametrize("user_id", ["0", "-1", "abc", "1.5", "9223372036854775808", "1e3", "%201"])
@@ -94,7 +93,6 @@ def test_wrong_method_is_405_with_allow(
 ) -> None:
     response = api.client.request(method, path)
     assert response.status_code == 405
-    assert problem(response)["title"] == "Method Not Allowed"
     named = {m.strip().upper() for m in response.headers["allow"].split(",")}
     assert allowed <= named
     assert named - allowed <= {"HEAD", "OPTIONS"}
@@ -111,7 +109,6 @@ def test_non_json_body_is_415(api: Api, content_type: str | None) -> None:
     body = json.dumps(_valid_user()).encode()
     response = api.client.post(USERS, content=body, headers=headers)
     assert response.status_code == 415
-    assert problem(response)["title"] == "Unsupported Media Type"
 
 
 def test_form_body_is_415_outside_the_token_endpoint(api: Api) -> None:
@@ -166,7 +163,6 @@ MALFORMED = [
 def test_malformed_json_is_400(api: Api, body: bytes) -> None:
     response = api.client.post(USERS, content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 400
-    assert problem(response)["title"] == "Bad Request"
 
 
 @pytest.mark.parametrize("path", [REFRESH, PASSWORD, ME])
@@ -242,7 +238,6 @@ def test_body_over_1_mib_with_content_length_is_413(api: Api) -> None:
         USERS, content=_big_user_body(MIB + 10), headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 413
-    assert problem(response)["title"] == "Content Too Large"
 
 
 def test_chunked_body_over_1_mib_is_413(api: Api) -> None:
