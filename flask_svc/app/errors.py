@@ -58,6 +58,10 @@ BEARER_INVALID = 'Bearer error="invalid_token"'
 FieldError = dict[str, str]
 
 
+class InvalidToken(Exception):
+    """Raised by the services for a token that is not, or no longer, valid: a 401."""
+
+
 class ApiError(Exception):
     """An error answered as a problem body with the given status."""
 
@@ -158,8 +162,13 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+def handle_invalid_token(error: InvalidToken) -> Response:
+    return handle_api_error(unauthorized())
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(InvalidToken, handle_invalid_token)
     app.register_error_handler(HTTPException, handle_http_exception)
     for error_class in UNAVAILABLE_ERRORS:
         app.register_error_handler(error_class, handle_unavailable)

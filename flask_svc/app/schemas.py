@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -204,6 +206,39 @@ def field_errors(error: ValidationError) -> list[FieldError]:
             message = "Unknown field"
         result.append({"field": field, "message": message})
     return result
+
+
+MAX_ID = 2**63 - 1
+DIGITS = re.compile(r"[0-9]+")
+
+
+def digits_only(value: Any) -> Any:
+    """A query parameter that is an integer: plain digits, no sign, spaces or decimals."""
+    if isinstance(value, str) and not DIGITS.fullmatch(value):
+        raise ValueError("must be an integer")
+    return value
+
+
+QueryInt = Annotated[int, BeforeValidator(digits_only)]
+
+
+class UserListQuery(BaseModel):
+    """The admin list's query string; unknown parameters are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: Annotated[QueryInt, Field(ge=1, le=100)] = 20
+    offset: Annotated[QueryInt, Field(ge=0, le=MAX_ID)] = 0
+    search: Annotated[str | None, Field(max_length=254), AfterValidator(clean_text)] = None
+    is_active: Literal["true", "false"] | None = None
+
+
+def validate_query(model: type[Model], args: Mapping[str, str]) -> Model:
+    """Validate a query string; 422 with one entry per problem."""
+    try:
+        return model.model_validate(dict(args))
+    except ValidationError as error:
+        raise ValidationFailed(field_errors(error), "The query parameters are invalid.") from None
 
 
 def validate(model: type[Model], data: Any) -> Model:

@@ -15,6 +15,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token, decode
 from flask_jwt_extended.exceptions import JWTExtendedException
 from sqlalchemy import CursorResult, Executable, delete, select, update
 
+from .errors import InvalidToken
 from .extensions import db, insert_ignoring_conflicts
 from .models import RefreshToken, RevokedToken, User, utcnow
 from .schemas import TokenPair
@@ -120,12 +121,19 @@ def _record_as_used(claims: dict[str, Any], now: datetime) -> str | None:
     return family_id if inserted is not None else None
 
 
-def rotate_refresh_token(claims: dict[str, Any], user: User) -> TokenPair | None:
+def rotate_refresh_token(*, token: str) -> TokenPair:
     """Revoke the presented refresh token and issue a new pair in its family.
 
     The conditional UPDATE lets exactly one concurrent caller win. A token
-    already revoked is reuse: its whole family is revoked and None returned.
+    already revoked is reuse: its whole family is revoked. Anything but a valid,
+    unused refresh token of an active user raises InvalidToken.
     """
+    claims = decode_refresh_token(token)
+    if claims is None:
+        raise InvalidToken
+    user = db.session.get(User, int(claims["sub"]))
+    if user is None or not user.is_active:
+        raise InvalidToken
     now = utcnow()
     jti = claims["jti"]
     # RETURNING names the winner's family in the same round trip; only a loser reads the row.
@@ -147,11 +155,11 @@ def rotate_refresh_token(claims: dict[str, Any], user: User) -> TokenPair | None
             if row.user_id == user.id:
                 _revoke_family(row.family_id, now)
                 db.session.commit()
-            return None
+            raise InvalidToken
         family_id = _record_as_used(claims, now)
         if family_id is None:
             db.session.rollback()
-            return None
+            raise InvalidToken
     pair = issue_token_pair(user, family_id=family_id)
     db.session.commit()
     return pair

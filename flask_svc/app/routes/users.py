@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,25 +11,24 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter
 
 from .. import services
-from ..errors import FieldError, ValidationFailed, no_content
+from ..errors import no_content
 from ..models import User
 from ..request_body import json_body
 from ..schemas import (
+    MAX_ID,
     PasswordChange,
     UserCreate,
+    UserListQuery,
     UserPublic,
     UsersPage,
     UserUpdate,
     UserUpdateMe,
-    clean_text,
     validate,
+    validate_query,
 )
 from ..security import admin_required
 
 bp = Blueprint("users", __name__, url_prefix="/api/v1/users")
-
-MAX_ID = 2**63 - 1
-DIGITS = re.compile(r"[0-9]+")
 
 
 class UserIdConverter(BaseConverter):
@@ -99,18 +97,6 @@ def delete_me() -> Response:
     return no_content()
 
 
-def _int_param(
-    name: str, default: int, minimum: int, maximum: int, errors: list[FieldError]
-) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not DIGITS.fullmatch(raw) or not minimum <= int(raw) <= maximum:
-        errors.append({"field": name, "message": f"must be an integer from {minimum} to {maximum}"})
-        return default
-    return int(raw)
-
-
 def _page_url(limit: int, offset: int) -> str:
     # Repeat the request's own filters; unknown parameters are dropped.
     params = {key: value for key, value in request.args.items() if key in ("search", "is_active")}
@@ -121,27 +107,11 @@ def _page_url(limit: int, offset: int) -> str:
 @bp.get("")
 @admin_required
 def list_users() -> Response:
-    errors: list[FieldError] = []
-    limit = _int_param("limit", 20, 1, 100, errors)
-    offset = _int_param("offset", 0, 0, MAX_ID, errors)
-    search = request.args.get("search")
-    if search is not None:
-        try:
-            clean_text(search)
-            if len(search) > 254:
-                raise ValueError("must be at most 254 characters")
-        except ValueError as error:
-            errors.append({"field": "search", "message": str(error)})
-    is_active: bool | None = None
-    raw_active = request.args.get("is_active")
-    if raw_active is not None:
-        if raw_active not in ("true", "false"):
-            errors.append({"field": "is_active", "message": "must be true or false"})
-        is_active = raw_active == "true"
-    if errors:
-        raise ValidationFailed(errors, "The query parameters are invalid.")
+    query = validate_query(UserListQuery, request.args)
+    limit, offset = query.limit, query.offset
+    is_active = None if query.is_active is None else query.is_active == "true"
     count, users = services.list_users(
-        limit=limit, offset=offset, search=search, is_active=is_active
+        limit=limit, offset=offset, search=query.search, is_active=is_active
     )
     page = UsersPage(
         count=count,
