@@ -1,4 +1,4 @@
-"""Cross-cutting HTTP behaviour: request id and log line, CORS, body size, 503s."""
+"""Cross-cutting HTTP behaviour: request id and log line, body size, 503s."""
 
 import io
 import json
@@ -70,42 +70,6 @@ class RequestLogMiddleware:
                 }
             },
         )
-        return response
-
-
-class CorsMiddleware:
-    """CORS for the origins in `CORS_ALLOWED_ORIGINS` only, as the contract fixes it.
-
-    django-cors-headers answers every preflight with 200; the contract wants
-    a preflight from an unlisted origin to fall through to the usual 405.
-    """
-
-    ALLOW_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
-    ALLOW_HEADERS = "Authorization, Content-Type, X-Request-ID"
-
-    def __init__(self, get_response: GetResponse) -> None:
-        self.get_response = get_response
-        self.allowed = set(settings.CORS_ALLOWED_ORIGINS)
-
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        origin = request.headers.get("Origin")
-        allowed = origin is not None and origin in self.allowed
-        if (
-            allowed
-            and request.method == "OPTIONS"
-            and "Access-Control-Request-Method" in request.headers
-        ):
-            response: HttpResponseBase = HttpResponse(status=200)
-            response["Access-Control-Allow-Methods"] = self.ALLOW_METHODS
-            response["Access-Control-Allow-Headers"] = self.ALLOW_HEADERS
-            response["Access-Control-Max-Age"] = "600"
-        else:
-            response = self.get_response(request)
-        if allowed:
-            response["Access-Control-Allow-Origin"] = str(origin)
-            response["Access-Control-Expose-Headers"] = "X-Request-ID"
-            vary = response.get("Vary")
-            response["Vary"] = f"{vary}, Origin" if vary else "Origin"
         return response
 
 

@@ -59,9 +59,14 @@ LOGIN_FAILURE_WINDOW_SECONDS = _int_env("LOGIN_FAILURE_WINDOW_SECONDS", 60)
 DB_POOL_SIZE = _int_env("DB_POOL_SIZE", 5)
 DB_POOL_TIMEOUT = _int_env("DB_POOL_TIMEOUT", 2)
 CONNECT_TIMEOUT_SECONDS = 2
+# django-cors-headers: only these origins get CORS headers.
 CORS_ALLOWED_ORIGINS = [
     o.strip() for o in os.environ.get("CORS_ALLOWED_ORIGINS", "").split(",") if o.strip()
 ]
+CORS_ALLOW_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+CORS_ALLOW_HEADERS = ("authorization", "content-type", "x-request-id")
+CORS_EXPOSE_HEADERS = ("X-Request-ID",)
+CORS_PREFLIGHT_MAX_AGE = 600
 REDIS_URL = os.environ.get("REDIS_URL", "")
 FIRST_ADMIN_EMAIL = os.environ.get("FIRST_ADMIN_EMAIL", "")
 FIRST_ADMIN_PASSWORD = os.environ.get("FIRST_ADMIN_PASSWORD", "")
@@ -82,6 +87,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    "corsheaders",
     "users.apps.UsersConfig",
 ]
 
@@ -91,7 +97,7 @@ MIDDLEWARE = [
     "config.metrics.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "config.middleware.CorsMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "config.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

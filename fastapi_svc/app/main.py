@@ -6,6 +6,7 @@ from importlib.resources import files
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
@@ -21,7 +22,6 @@ from app.errors import register_error_handlers
 from app.metrics import instrument_metrics
 from app.middleware import (
     BodyLimitMiddleware,
-    CORSMiddleware,
     HeadMiddleware,
     RequestContextMiddleware,
     configure_logging,
@@ -166,7 +166,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added innermost first: the request context wraps everything else.
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(HeadMiddleware)
-    app.add_middleware(CORSMiddleware, allowed_origins=settings.cors_origins)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=sorted(settings.cors_origins),
+        allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        expose_headers=["X-Request-ID"],
+        max_age=600,
+    )
     instrument_metrics(app)
     app.add_middleware(RequestContextMiddleware)
     tracer_provider = configure_tracing()

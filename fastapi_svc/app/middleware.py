@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request id, security headers, JSON access log, CORS,
+"""Pure ASGI middleware: request id, security headers, JSON access log,
 HEAD, and the 1 MiB body limit (counted as chunks stream in)."""
 
 import json
@@ -22,9 +22,6 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
-CORS_ALLOW_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE"
-CORS_ALLOW_HEADERS = "Authorization, Content-Type, X-Request-ID"
-CORS_MAX_AGE = "600"
 
 access_logger = logging.getLogger("app.access")
 
@@ -105,47 +102,6 @@ class RequestContextMiddleware:
                 "client": (scope.get("client") or (None,))[0],
             }
             access_logger.info(json.dumps(entry))
-
-
-class CORSMiddleware:
-    """Only listed origins get CORS headers. An allowed preflight is answered here;
-    any other OPTIONS goes on to the router, which answers 405."""
-
-    def __init__(self, app: ASGIApp, allowed_origins: frozenset[str]) -> None:
-        self.app = app
-        self.allowed_origins = allowed_origins
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
-        origin = headers.get("origin")
-        if origin is None or origin not in self.allowed_origins:
-            await self.app(scope, receive, send)
-            return
-        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
-            preflight = [
-                (b"access-control-allow-origin", origin.encode()),
-                (b"vary", b"Origin"),
-                (b"access-control-allow-methods", CORS_ALLOW_METHODS.encode()),
-                (b"access-control-allow-headers", CORS_ALLOW_HEADERS.encode()),
-                (b"access-control-max-age", CORS_MAX_AGE.encode()),
-                (b"content-length", b"0"),
-            ]
-            await send({"type": "http.response.start", "status": 200, "headers": preflight})
-            await send({"type": "http.response.body", "body": b""})
-            return
-
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                response_headers = MutableHeaders(scope=message)
-                response_headers["Access-Control-Allow-Origin"] = origin
-                response_headers.add_vary_header("Origin")
-                response_headers["Access-Control-Expose-Headers"] = "X-Request-ID"
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)
 
 
 class HeadMiddleware:

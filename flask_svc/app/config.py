@@ -78,8 +78,6 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": uri,
         "REDIS_URL": environ.get("REDIS_URL", "").strip() or None,
         "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
-        # OPTIONS is answered only as a CORS preflight (see middleware); any other is 405.
-        "PROVIDE_AUTOMATIC_OPTIONS": False,
         "JWT_SECRET_KEY": secret or DEVELOPMENT_SECRET_KEY,
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=access_minutes),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=_int(environ, "REFRESH_TOKEN_DAYS", 7)),

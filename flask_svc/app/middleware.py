@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, g, request
-from werkzeug.exceptions import MethodNotAllowed, RequestEntityTooLarge
+from flask_cors import CORS
+from werkzeug.exceptions import RequestEntityTooLarge
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -24,7 +25,6 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
-CORS_ALLOW_HEADERS = "Authorization, Content-Type, X-Request-ID"
 
 access_log = logging.getLogger("app.access")
 
@@ -107,13 +107,6 @@ def _setup_access_log() -> None:
         access_log.propagate = False
 
 
-def _allowed_origin() -> str | None:
-    origin = request.headers.get("Origin")
-    if origin and origin in current_app.config["CORS_ALLOWED_ORIGINS"]:
-        return origin
-    return None
-
-
 def start_request() -> Response | None:
     g.started = time.perf_counter()
     incoming = request.headers.get("X-Request-ID", "")
@@ -123,21 +116,6 @@ def start_request() -> Response | None:
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
         raise RequestEntityTooLarge()
-    # A CORS preflight from an allowed origin; every other OPTIONS is left to
-    # routing, which answers 405 (automatic OPTIONS is off).
-    origin = _allowed_origin()
-    if (
-        request.method == "OPTIONS"
-        and origin
-        and "Access-Control-Request-Method" in request.headers
-        and isinstance(request.routing_exception, MethodNotAllowed)
-    ):
-        methods = request.routing_exception.valid_methods or []
-        response = Response(status=200)
-        response.headers["Access-Control-Allow-Methods"] = ", ".join(sorted(methods))
-        response.headers["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
-        response.headers["Access-Control-Max-Age"] = "600"
-        return response
     return None
 
 
@@ -146,10 +124,8 @@ def finish_request(response: Response) -> Response:
         response.headers.setdefault(name, value)
     request_id = g.get("request_id") or str(uuid.uuid4())
     response.headers["X-Request-ID"] = request_id
-    origin = _allowed_origin()
-    if origin:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Expose-Headers"] = "X-Request-ID"
+    if current_app.config["CORS_ALLOWED_ORIGINS"]:
+        # The answer depends on the Origin (Flask-CORS says so only when it lists several).
         response.vary.add("Origin")
     started = g.get("started", time.perf_counter())
     fields: dict[str, Any] = {
@@ -167,6 +143,16 @@ def finish_request(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     _setup_access_log()
+    # Flask-CORS: only the listed origins get CORS headers; Flask answers OPTIONS.
+    CORS(
+        app,
+        origins=app.config["CORS_ALLOWED_ORIGINS"],
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        expose_headers=["X-Request-ID"],
+        max_age=600,
+        vary_header=True,
+    )
     app.before_request(start_request)
     app.after_request(finish_request)
     app.wsgi_app = AuthorizationSchemeMiddleware(app.wsgi_app)  # type: ignore[method-assign]

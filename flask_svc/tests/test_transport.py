@@ -99,32 +99,43 @@ def test_paths_are_exact(client: FlaskClient, path: str) -> None:
 def test_wrong_method_is_405_with_allow(client: FlaskClient) -> None:
     response = client.put(USERS)
     _problem(response, 405)
-    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "POST"}
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
     me = client.post(f"{USERS}/me")
-    assert set(me.headers["Allow"].split(", ")) == {"GET", "HEAD", "PATCH", "DELETE"}
+    assert set(me.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "PATCH", "DELETE"}
 
 
-def test_options_is_405_unless_an_allowed_preflight(app: Flask, client: FlaskClient) -> None:
-    _problem(client.options(USERS), 405)
-    preflight_headers = {
-        "Origin": "http://allowed.test",
-        "Access-Control-Request-Method": "POST",
-    }
-    _problem(client.options(USERS, headers=preflight_headers), 405)
-    app.config["CORS_ALLOWED_ORIGINS"] = ["http://allowed.test"]
-    response = client.options(USERS, headers=preflight_headers)
+ALLOWED_ORIGIN = "http://allowed.test"
+PREFLIGHT = {
+    "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "authorization, content-type",
+}
+
+
+@pytest.fixture
+def cors_app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    app_config["CORS_ALLOWED_ORIGINS"] = [ALLOWED_ORIGIN]
+    return app_config
+
+
+def test_preflights_get_cors_headers_for_listed_origins_only(
+    cors_app_config: dict[str, Any], client: FlaskClient
+) -> None:
+    response = client.options(USERS, headers={"Origin": ALLOWED_ORIGIN, **PREFLIGHT})
     assert response.status_code == 200
-    assert response.headers["Access-Control-Allow-Origin"] == "http://allowed.test"
+    assert response.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
-    assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
+    assert "authorization" in response.headers["Access-Control-Allow-Headers"].lower()
     assert response.headers["Access-Control-Max-Age"] == "600"
     assert "Origin" in response.headers["Vary"]
+    # Flask answers every OPTIONS itself; an unlisted origin gets no Allow-Origin.
+    other = client.options(USERS, headers={"Origin": "http://evil.test", **PREFLIGHT})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    assert "POST" in client.options(USERS).headers["Allow"]
 
 
-def test_cors_on_actual_requests(app: Flask, client: FlaskClient) -> None:
-    app.config["CORS_ALLOWED_ORIGINS"] = ["http://allowed.test"]
-    allowed = client.get("/health", headers={"Origin": "http://allowed.test"})
-    assert allowed.headers["Access-Control-Allow-Origin"] == "http://allowed.test"
+def test_cors_on_actual_requests(cors_app_config: dict[str, Any], client: FlaskClient) -> None:
+    allowed = client.get("/health", headers={"Origin": ALLOWED_ORIGIN})
+    assert allowed.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
     assert "X-Request-ID" in allowed.headers["Access-Control-Expose-Headers"]
     other = client.get("/health", headers={"Origin": "http://evil.test"})
     assert "Access-Control-Allow-Origin" not in other.headers
