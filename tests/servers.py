@@ -61,7 +61,10 @@ SERVICES: dict[str, ServiceSpec] = {
     "django": ServiceSpec(
         "django",
         "django_svc",
-        prepare=((".venv/bin/python", "manage.py", "migrate", "--noinput"),),
+        prepare=(
+            (".venv/bin/python", "manage.py", "migrate", "--noinput"),
+            (".venv/bin/python", "manage.py", "bootstrap_admin"),
+        ),
         serve=(".venv/bin/gunicorn", "config.wsgi"),
     ),
     "flask": ServiceSpec(
