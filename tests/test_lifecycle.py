@@ -170,6 +170,8 @@ def test_each_request_is_logged_as_one_json_line(server: RunningServer, api: Api
     assert response.status_code == 200
 
     record = log_entry(server, request_id)
+    # One shape in every service: time and level first, then the request's fields.
+    assert {"time", "level", "message"} <= set(record)
     assert record["request_id"] == request_id
     assert record["method"] == "GET"
     assert record["path"] == ME

@@ -1,14 +1,11 @@
 """Cross-cutting HTTP behaviour: request id and log line, body size, 503s."""
 
 import io
-import json
 import logging
 import re
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
 
 from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
@@ -21,19 +18,6 @@ GetResponse = Callable[[HttpRequest], HttpResponseBase]
 
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 request_logger = logging.getLogger("user_api.request")
-
-
-class JsonLineFormatter(logging.Formatter):
-    """One JSON object per line; the request middleware passes its fields in `extra`."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname.lower(),
-            "message": record.getMessage(),
-        }
-        line.update(getattr(record, "fields", {}))
-        return json.dumps(line)
 
 
 class RequestLogMiddleware:
@@ -60,14 +44,12 @@ class RequestLogMiddleware:
         request_logger.info(
             "request",
             extra={
-                "fields": {
-                    "request_id": request_id,
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "user_id": user_id,
-                }
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "user_id": user_id,
             },
         )
         return response

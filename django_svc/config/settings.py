@@ -297,7 +297,16 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "config.middleware.JsonLineFormatter"}},
+    # python-json-logger: time, level, logger, message, then the request's fields.
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "{asctime}{levelname}{name}{message}",
+            "style": "{",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        }
+    },
     "handlers": {
         # Standard output carries only the JSON request lines; the rest goes to stderr.
         "stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"},

@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from config.middleware import JsonLineFormatter
-
 SERVICE = Path(__file__).resolve().parents[1]
 
 
@@ -34,10 +32,13 @@ def test_production_refuses_a_missing_or_short_secret(secret: str | None) -> Non
 def test_each_request_is_one_json_log_line(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="user_api.request"):
         Client().get("/health?password=secret", HTTP_X_REQUEST_ID="req-1")
-    formatter = JsonLineFormatter()
+    formatter = logging.getLogger("user_api.request").handlers[0].formatter
+    assert formatter is not None
     lines = [json.loads(formatter.format(record)) for record in caplog.records]
     assert len(lines) == 1
     line = lines[0]
+    assert (line["level"], line["message"]) == ("INFO", "request")
+    assert line["time"]
     assert line["request_id"] == "req-1"
     assert line["method"] == "GET"
     assert line["path"] == "/health"

@@ -1,7 +1,6 @@
 """Pure ASGI middleware: request id, security headers, JSON access log,
 HEAD, and the 1 MiB body limit (counted as chunks stream in)."""
 
-import json
 import logging
 import re
 import sys
@@ -9,6 +8,7 @@ import time
 import uuid
 from collections.abc import Iterable
 
+from pythonjsonlogger.json import JsonFormatter
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,10 +27,18 @@ access_logger = logging.getLogger("app.access")
 
 
 def configure_logging() -> None:
-    """One JSON object per line on stdout for requests; other app logs on stderr."""
+    """One JSON object per line on stdout for requests (python-json-logger: time, level,
+    logger, message, then the request's fields); other app logs on stderr."""
     if not access_logger.handlers:
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(
+            JsonFormatter(
+                "{asctime}{levelname}{name}{message}",
+                style="{",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                datefmt="%Y-%m-%dT%H:%M:%S%z",
+            )
+        )
         access_logger.addHandler(handler)
         access_logger.setLevel(logging.INFO)
         access_logger.propagate = False
@@ -101,7 +109,7 @@ class RequestContextMiddleware:
                 "user_id": state.get("user_id"),
                 "client": (scope.get("client") or (None,))[0],
             }
-            access_logger.info(json.dumps(entry))
+            access_logger.info("request", extra=entry)
 
 
 class HeadMiddleware:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import re
 import sys
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, g, request
 from flask_cors import CORS
+from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import RequestEntityTooLarge
 
 if TYPE_CHECKING:
@@ -86,22 +86,18 @@ class TrustedProxyMiddleware:
         return self.app(environ, start_response)
 
 
-class JsonLineFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        fields = getattr(record, "fields", None)
-        payload: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-        }
-        payload.update(fields if isinstance(fields, dict) else {"message": record.getMessage()})
-        return json.dumps(payload, separators=(",", ":"))
-
-
 def _setup_access_log() -> None:
     if not access_log.handlers:
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(JsonLineFormatter())
+        # python-json-logger: time, level, logger, message, then the request's fields.
+        handler.setFormatter(
+            JsonFormatter(
+                "{asctime}{levelname}{name}{message}",
+                style="{",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                datefmt="%Y-%m-%dT%H:%M:%S%z",
+            )
+        )
         access_log.addHandler(handler)
         access_log.setLevel(logging.INFO)
         access_log.propagate = False
@@ -137,7 +133,7 @@ def finish_request(response: Response) -> Response:
     }
     if g.get("user_id") is not None:
         fields["user_id"] = g.user_id
-    access_log.info("request", extra={"fields": fields})
+    access_log.info("request", extra=fields)
     return response
 
 
