@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import BAD_CREDENTIALS, THROTTLED, ProblemError
-from config.parsers import StrictJSONParser
+from config.hardening import StrictJSONParser
 from users import selectors, services
 from users.authentication import bearer_token
 from users.models import User

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
 from app.config import Settings
+from app.hardening import bearer_token
 from app.models import User
 from app.revocation import is_token_revoked
 from app.security import InvalidTokenError, TokenClaims, decode_token
@@ -42,18 +43,6 @@ async def get_redis(request: Request) -> Redis | None:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 RedisDep = Annotated[Redis | None, Depends(get_redis)]
-
-
-def bearer_token(request: Request) -> str:
-    """The token from the Authorization header only; the scheme is case-insensitive."""
-    header = request.headers.get("authorization")
-    if header is None:
-        raise errors.unauthorized()
-    scheme, _, token = header.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token:
-        raise errors.invalid_token()
-    return token
 
 
 async def get_access_claims(

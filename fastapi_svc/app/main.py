@@ -12,9 +12,9 @@ from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.docs import OPENAPI_URL, TITLE, VERSION, add_docs, build_openapi
 from app.errors import register_error_handlers
+from app.hardening import BodyLimitMiddleware
 from app.metrics import instrument_metrics
 from app.middleware import (
-    BodyLimitMiddleware,
     HeadMiddleware,
     RequestContextMiddleware,
     configure_logging,

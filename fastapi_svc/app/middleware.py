@@ -1,5 +1,4 @@
-"""Pure ASGI middleware: request id, security headers, JSON access log,
-HEAD, and the 1 MiB body limit (counted as chunks stream in)."""
+"""Pure ASGI middleware: request id, security headers, JSON access log, HEAD."""
 
 import logging
 import re
@@ -10,12 +9,10 @@ from collections.abc import Iterable
 
 from pythonjsonlogger.json import JsonFormatter
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import problem_body
 
-MAX_BODY_BYTES = 1024 * 1024
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -131,55 +128,3 @@ class HeadMiddleware:
             await send(message)
 
         await self.app({**scope, "method": "GET"}, receive, send_without_body)
-
-
-class BodyTooLargeError(HTTPException):
-    def __init__(self) -> None:
-        super().__init__(413, detail="The request body is larger than 1 MiB.")
-
-
-class BodyLimitMiddleware:
-    """413 from Content-Length before reading; for chunked bodies, as the bytes arrive."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = Headers(scope=scope).get("content-length")
-        if length is not None:
-            try:
-                too_large = int(length) > self.max_bytes
-            except ValueError:
-                await send_problem(send, 400, "The Content-Length header is invalid.")
-                return
-            if too_large:
-                await send_problem(send, 413, "The request body is larger than 1 MiB.")
-                return
-        received = 0
-        response_started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLargeError
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLargeError:
-            if response_started:
-                raise
-            await send_problem(send, 413, "The request body is larger than 1 MiB.")

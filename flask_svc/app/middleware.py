@@ -16,6 +16,8 @@ from flask_cors import CORS
 from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from . import hardening
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -27,24 +29,6 @@ SECURITY_HEADERS = {
 }
 
 access_log = logging.getLogger("app.access")
-
-
-class AuthorizationSchemeMiddleware:
-    """Spell the `Bearer` scheme the way Flask-JWT-Extended compares it.
-
-    HTTP auth schemes are case-insensitive (RFC 9110), the library's check is not.
-    """
-
-    def __init__(self, app: WSGIApplication) -> None:
-        self.app = app
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        value = environ.get("HTTP_AUTHORIZATION")
-        if value:
-            scheme, _, credentials = value.strip().partition(" ")
-            if scheme.lower() == "bearer" and scheme != "Bearer":
-                environ["HTTP_AUTHORIZATION"] = f"Bearer {credentials.strip()}"
-        return self.app(environ, start_response)
 
 
 class TrustedProxyMiddleware:
@@ -108,7 +92,7 @@ def start_request() -> Response | None:
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if REQUEST_ID.fullmatch(incoming) else str(uuid.uuid4())
     # A declared length over the limit is refused before anything else looks at
-    # the request; a chunked body is counted as it is read (see request_body).
+    # the request; a chunked body is counted as it is read (see hardening).
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
         raise RequestEntityTooLarge()
@@ -151,7 +135,7 @@ def init_app(app: Flask) -> None:
     )
     app.before_request(start_request)
     app.after_request(finish_request)
-    app.wsgi_app = AuthorizationSchemeMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = hardening.AuthorizationSchemeMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     if app.config["FORWARDED_ALLOW_IPS"]:
         app.wsgi_app = TrustedProxyMiddleware(  # type: ignore[method-assign]
             app.wsgi_app, app.config["FORWARDED_ALLOW_IPS"]

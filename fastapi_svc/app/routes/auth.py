@@ -7,8 +7,7 @@ from pydantic import ValidationError
 
 from app import errors, services
 from app.deps import AccessClaims, CurrentUser, RedisDep, SessionDep, SettingsDep
-from app.responses import BODY_ERRORS, problems
-from app.routing import (
+from app.hardening import (
     FORM_MEDIA_TYPE,
     JSON_MEDIA_TYPE,
     JSONRoute,
@@ -17,6 +16,7 @@ from app.routing import (
     parse_json,
     unsupported_media_type,
 )
+from app.responses import BODY_ERRORS, problems
 from app.schemas import LogoutRequest, RefreshRequest, TokenForm, TokenPair, TokenRequest
 from app.throttling import login_retry_after, register_login_failure, throttle_key
 

@@ -8,9 +8,9 @@ from sqlalchemy import text
 
 from app.deps import RedisDep, SessionDep
 from app.errors import unavailable
+from app.hardening import JSONRoute
 from app.metrics import METRICS_PATH, render_metrics
 from app.responses import problems
-from app.routing import JSONRoute
 from app.schemas import Status
 
 router = APIRouter(tags=["health"], route_class=JSONRoute)

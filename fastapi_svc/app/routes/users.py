@@ -7,9 +7,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from app import errors, services
 from app.deps import AccessClaims, CurrentUser, RedisDep, SessionDep, SettingsDep, require_admin
+from app.hardening import JSONRoute
 from app.models import User
 from app.responses import BODY_ERRORS, problems
-from app.routing import JSONRoute
 from app.schemas import (
     PasswordChange,
     UserCreate,

@@ -8,7 +8,7 @@ from flask_jwt_extended import current_user, get_jwt, jwt_required
 from .. import tokens
 from ..errors import BAD_CREDENTIALS, THROTTLED, ApiError, no_content
 from ..extensions import db
-from ..request_body import (
+from ..hardening import (
     FORM_MEDIA_TYPE,
     JSON_MEDIA_TYPE,
     MalformedBody,

@@ -12,8 +12,8 @@ from werkzeug.routing import BaseConverter
 
 from .. import services
 from ..errors import no_content
+from ..hardening import json_body
 from ..models import User
-from ..request_body import json_body
 from ..schemas import (
     MAX_ID,
     PasswordChange,

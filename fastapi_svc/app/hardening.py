@@ -1,6 +1,11 @@
-"""Strict request bodies: the raw body is parsed here instead of by FastAPI, so that
-bad JSON is a 400 (NaN, duplicate keys, deep nesting, invalid UTF-8) and a body that
-is not JSON is a 415. This is FastAPI's documented custom Request/APIRoute idiom."""
+"""What the contract asks of a request that neither FastAPI nor Starlette does.
+
+- Strict bodies: the raw body is parsed here instead of by FastAPI, so that bad JSON
+  is a 400 (NaN, duplicate keys, deep nesting, invalid UTF-8) and a body that is not
+  JSON is a 415 (FastAPI's documented custom Request/APIRoute idiom).
+- The 1 MiB body limit, from Content-Length or counted as a chunked body streams in.
+- The bearer token from the Authorization header, its scheme in any case.
+"""
 
 import json
 from collections.abc import Callable, Coroutine
@@ -9,7 +14,12 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import errors
+from app.middleware import send_problem
 
 MAX_JSON_DEPTH = 64
 JSON_MEDIA_TYPE = "application/json"
@@ -116,3 +126,70 @@ class JSONRoute(APIRoute):
             return await handler(request)
 
         return route_handler
+
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class BodyTooLargeError(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(413, detail="The request body is larger than 1 MiB.")
+
+
+class BodyLimitMiddleware:
+    """413 from Content-Length before reading; for chunked bodies, as the bytes arrive."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None:
+            try:
+                too_large = int(length) > self.max_bytes
+            except ValueError:
+                await send_problem(send, 400, "The Content-Length header is invalid.")
+                return
+            if too_large:
+                await send_problem(send, 413, "The request body is larger than 1 MiB.")
+                return
+        received = 0
+        response_started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLargeError
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLargeError:
+            if response_started:
+                raise
+            await send_problem(send, 413, "The request body is larger than 1 MiB.")
+
+
+def bearer_token(request: Request) -> str:
+    """The token from the Authorization header only; the scheme is case-insensitive."""
+    header = request.headers.get("authorization")
+    if header is None:
+        raise errors.unauthorized()
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise errors.invalid_token()
+    return token

@@ -1,19 +1,25 @@
-"""Reading request bodies: size limit, media type, strict JSON and form parsing.
+"""What the contract asks of a request that neither Flask nor its extensions do.
 
-The body is parsed here rather than with `request.get_json()`, whose defaults
-accept NaN/Infinity, duplicate keys and any nesting depth.
+- Request bodies: the size limit counted as a chunked body is read (Werkzeug
+  truncates one silently), the media type, and strict JSON and form parsing
+  (`request.get_json()` accepts NaN/Infinity, duplicate keys and any depth).
+- The `Bearer` scheme in any case, for Flask-JWT-Extended.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from flask import current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .errors import ApiError
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 MAX_DEPTH = 64
 JSON_MEDIA_TYPE = "application/json"
@@ -128,3 +134,21 @@ def form_body() -> dict[str, str]:
             raise MalformedBody("A form field appears more than once.")
         result[key] = value
     return result
+
+
+class AuthorizationSchemeMiddleware:
+    """Spell the `Bearer` scheme the way Flask-JWT-Extended compares it.
+
+    HTTP auth schemes are case-insensitive (RFC 9110), the library's check is not.
+    """
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        value = environ.get("HTTP_AUTHORIZATION")
+        if value:
+            scheme, _, credentials = value.strip().partition(" ")
+            if scheme.lower() == "bearer" and scheme != "Bearer":
+                environ["HTTP_AUTHORIZATION"] = f"Bearer {credentials.strip()}"
+        return self.app(environ, start_response)
