@@ -297,6 +297,42 @@ def wait_ready(server: RunningServer, timeout: float = START_TIMEOUT) -> None:
     raise RuntimeError(f"{server.service.name} not ready in {timeout} s\n" + server.logs())
 
 
+PORT_ATTEMPTS = 3
+
+
+def start(
+    service: ServiceSpec, env: Mapping[str, str], settings: Settings, log_dir: Path
+) -> RunningServer:
+    """Serve and wait until ready. A free port is only free when `free_port` looks:
+    another process may bind it first, so a server that finds its address in use is
+    started again on another port."""
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        port = int(env["PORT"])
+        server = RunningServer(
+            service=service,
+            base_url=f"http://127.0.0.1:{port}",
+            port=port,
+            env=dict(env),
+            settings=settings,
+            process=spawn(service, env, log_dir),
+            stdout_path=log_dir / "stdout.log",
+            stderr_path=log_dir / "stderr.log",
+        )
+        try:
+            wait_ready(server)
+            return server
+        except RuntimeError:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(server.process.pid, signal.SIGKILL)
+            logs = server.stderr_path.read_text(errors="replace")
+            # uvicorn's words, then gunicorn's.
+            taken = "Address already in use" in logs or "Connection in use" in logs
+            if not taken or attempt == PORT_ATTEMPTS:
+                raise
+            env = {**env, "PORT": str(free_port())}
+    raise AssertionError("unreachable")
+
+
 @contextlib.contextmanager
 def run_server(
     service: ServiceSpec,
@@ -324,20 +360,9 @@ def run_server(
     log_dir.mkdir(parents=True, exist_ok=True)
     if run_prepare:
         prepare(service, env, log_dir)
-    process = spawn(service, env, log_dir)
-    server = RunningServer(
-        service=service,
-        base_url=f"http://127.0.0.1:{port}",
-        port=port,
-        env=env,
-        settings=settings,
-        process=process,
-        stdout_path=log_dir / "stdout.log",
-        stderr_path=log_dir / "stderr.log",
-    )
+    server = start(service, env, settings, log_dir)
     failed = False
     try:
-        wait_ready(server)
         yield server
     except BaseException:
         failed = True
