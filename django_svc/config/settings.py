@@ -8,8 +8,8 @@ import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -133,60 +133,56 @@ TEMPLATES = [
 ]
 
 
+DATABASE_URL_ERROR = "DATABASE_URL must be a sqlite:/// or postgresql:// URL."
+
+
 def database_from_url(
     url: str, *, pool_size: int = DB_POOL_SIZE, pool_timeout: int = DB_POOL_TIMEOUT
 ) -> dict[str, Any]:
-    """Turn the plain `DATABASE_URL` shared by the three services into Django's form."""
-    parts = urlsplit(url)
-    if parts.scheme == "sqlite":
-        # sqlite:///relative.db (to the working directory) or sqlite:////absolute.db
-        path = unquote(url[len("sqlite:///") :])
-        return {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(Path(path).resolve()) if path else str(BASE_DIR / "db.sqlite3"),
-            # Several gunicorn workers write at once: WAL and a busy timeout. Reads run
-            # in autocommit and never take the write lock; `transaction.atomic()`
-            # blocks, where the multi-statement writes live, begin IMMEDIATE so that
-            # writers queue for the lock instead of failing when a read transaction
-            # would upgrade. No pool (DB_POOL_*): each thread opens its connection
-            # and closes it after the request.
-            "OPTIONS": {
-                "timeout": 5,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
+    """The plain `DATABASE_URL` shared by the three services, parsed by dj-database-url
+    (sqlite:///relative.db, to the working directory, or sqlite:////absolute.db;
+    postgresql://...), with this service's connection options."""
+    try:
+        database: dict[str, Any] = dict(dj_database_url.parse(url))
+    except ValueError as error:
+        raise ImproperlyConfigured(DATABASE_URL_ERROR) from error
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        # Several gunicorn workers write at once: WAL and a busy timeout. Reads run
+        # in autocommit and never take the write lock; `transaction.atomic()`
+        # blocks, where the multi-statement writes live, begin IMMEDIATE so that
+        # writers queue for the lock instead of failing when a read transaction
+        # would upgrade. No pool (DB_POOL_*): each thread opens its connection
+        # and closes it after the request.
+        database["OPTIONS"] = {
+            "timeout": 5,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
-    if parts.scheme in {"postgres", "postgresql", "postgresql+psycopg"}:
-        return {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": unquote(parts.path.lstrip("/")),
-            "USER": unquote(parts.username or ""),
-            "PASSWORD": unquote(parts.password or ""),
-            "HOST": parts.hostname or "",
-            "PORT": str(parts.port or ""),
-            "OPTIONS": {
-                # A dead database must give 503 within 5 seconds, never a hang.
-                "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-                # psycopg's pool (Django 5.1+) rather than persistent connections
-                # (CONN_MAX_AGE): those are one per gunicorn thread, so nothing caps
-                # them per worker. The pool holds at most `max_size`; a request
-                # takes one for its duration and waits up to `timeout` seconds
-                # for one, which is also how long it waits on a dead database, so
-                # keep it below the contract's 5-second bound.
-                "pool": {
-                    "min_size": 1,
-                    "max_size": pool_size,
-                    "timeout": pool_timeout,
-                    # Stop reconnecting in the background soon (default: backing off
-                    # for 5 minutes): the next request tries again at once, so the
-                    # service recovers as soon as the database is back.
-                    "reconnect_timeout": CONNECT_TIMEOUT_SECONDS,
-                },
-            },
-            # The pool checks a connection before handing it out.
-            "CONN_HEALTH_CHECKS": True,
-        }
-    raise ImproperlyConfigured("DATABASE_URL must be a sqlite:/// or postgresql:// URL.")
+        return database
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(DATABASE_URL_ERROR)
+    database["OPTIONS"] = {
+        # A dead database must give 503 within 5 seconds, never a hang.
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        # psycopg's pool (Django 5.1+) rather than persistent connections
+        # (CONN_MAX_AGE): those are one per gunicorn thread, so nothing caps
+        # them per worker. The pool holds at most `max_size`; a request
+        # takes one for its duration and waits up to `timeout` seconds
+        # for one, which is also how long it waits on a dead database, so
+        # keep it below the contract's 5-second bound.
+        "pool": {
+            "min_size": 1,
+            "max_size": pool_size,
+            "timeout": pool_timeout,
+            # Stop reconnecting in the background soon (default: backing off
+            # for 5 minutes): the next request tries again at once, so the
+            # service recovers as soon as the database is back.
+            "reconnect_timeout": CONNECT_TIMEOUT_SECONDS,
+        },
+    }
+    # The pool checks a connection before handing it out.
+    database["CONN_HEALTH_CHECKS"] = True
+    return database
 
 
 DATABASES = {

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from config.settings import database_from_url
 
@@ -51,6 +52,16 @@ def test_postgres_gets_a_pool_of_db_pool_size_connections() -> None:
 
 def test_sqlite_has_no_pool() -> None:
     assert "pool" not in database_from_url("sqlite:///db.sqlite3")["OPTIONS"]
+
+
+def test_the_url_is_read_by_dj_database_url() -> None:
+    database = database_from_url("postgres://u:p%40ss@db:5433/users")
+    assert (database["USER"], database["PASSWORD"], database["HOST"]) == ("u", "p@ss", "db")
+    assert (str(database["PORT"]), database["NAME"]) == ("5433", "users")
+    assert database_from_url("sqlite:////abs/x.db")["NAME"] == "/abs/x.db"
+    for url in ("mysql://u@h/d", "nonsense"):
+        with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
+            database_from_url(url)
 
 
 def test_pool_settings_reach_databases_from_the_environment() -> None:
