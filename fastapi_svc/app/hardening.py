@@ -22,6 +22,7 @@ from app import errors
 from app.middleware import send_problem
 
 MAX_JSON_DEPTH = 64
+MAX_BODY_BYTES = 1024 * 1024
 JSON_MEDIA_TYPE = "application/json"
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 
@@ -126,9 +127,6 @@ class JSONRoute(APIRoute):
             return await handler(request)
 
         return route_handler
-
-
-MAX_BODY_BYTES = 1024 * 1024
 
 
 class BodyTooLargeError(HTTPException):

@@ -131,7 +131,6 @@ def init_app(app: Flask) -> None:
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         expose_headers=["X-Request-ID"],
         max_age=600,
-        vary_header=True,
     )
     app.before_request(start_request)
     app.after_request(finish_request)
