@@ -9,7 +9,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.functional import LazyObject
 
-from config.errors import UNAVAILABLE_ERRORS, service_unavailable
+from api.errors import UNAVAILABLE_ERRORS, service_unavailable
 
 GetResponse = Callable[[HttpRequest], HttpResponseBase]
 

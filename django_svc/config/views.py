@@ -9,9 +9,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.views import ApiView
 from config.metrics import render_metrics
 from users.serializers import StatusOutput
-from users.views import ApiView
 
 
 class HealthApi(ApiView):

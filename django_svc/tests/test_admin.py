@@ -28,8 +28,9 @@ def test_list_paginates_with_absolute_links(
     page = api.get(URL, {"limit": "2", "offset": "1", "search": "USER"}).json()
     assert page["count"] == 5
     assert [u["email"] for u in page["results"]] == ["user1@example.com", "user2@example.com"]
-    assert page["next"] == "http://testserver/api/v1/users?search=USER&limit=2&offset=3"
-    assert page["previous"] == "http://testserver/api/v1/users?search=USER&limit=2&offset=0"
+    # DRF's LimitOffsetPagination: the first page's link leaves `offset` out.
+    assert page["next"] == "http://testserver/api/v1/users?limit=2&offset=3&search=USER"
+    assert page["previous"] == "http://testserver/api/v1/users?limit=2&search=USER"
     last = api.get(URL, {"limit": "2", "offset": "4", "search": "user"}).json()
     assert last["next"] is None
 

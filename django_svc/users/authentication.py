@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import TokenError
 
-from config.errors import INVALID_TOKEN
+from api.errors import INVALID_TOKEN
 from users.models import User
 from users.revocation import is_token_revoked
 from users.tokens import AccessToken

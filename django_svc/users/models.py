@@ -50,9 +50,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 class RefreshToken(models.Model):
     """Every refresh token issued, its family (one per login) and its access token."""
 
-    jti = models.CharField(max_length=64, unique=True)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_tokens")
-    family_id = models.CharField(max_length=64, db_index=True)
+    jti = models.CharField(max_length=64)
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="refresh_tokens", db_index=False
+    )
+    family_id = models.CharField(max_length=64)
     access_jti = models.CharField(max_length=64)
     access_expires_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -61,6 +63,12 @@ class RefreshToken(models.Model):
 
     class Meta:
         db_table = "refresh_tokens"
+        # Named as SQLAlchemy's naming convention names them in the other two services.
+        constraints = (models.UniqueConstraint(fields=["jti"], name="uq_refresh_tokens_jti"),)
+        indexes = (
+            models.Index(fields=["family_id"], name="ix_refresh_tokens_family_id"),
+            models.Index(fields=["user"], name="ix_refresh_tokens_user_id"),
+        )
 
     def __str__(self) -> str:
         return self.jti

@@ -3,7 +3,7 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from config.errors import ADMIN_REQUIRED
+from api.errors import ADMIN_REQUIRED
 
 
 class IsAdmin(BasePermission):

@@ -1,4 +1,4 @@
-"""simplejwt's tokens, configured to the shared token shape and made strict.
+"""Token pairs: simplejwt's tokens made strict, and issuing, rotating and revoking pairs.
 
 simplejwt already issues `sub` (string id), `type`, `jti`, `iat` and `exp`
 with the settings in `SIMPLE_JWT`. What it lacks is added here:
@@ -12,9 +12,12 @@ with the settings in `SIMPLE_JWT`. What it lacks is added here:
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import jwt
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import (
@@ -26,6 +29,11 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken as SimpleAccessToken
 from rest_framework_simplejwt.tokens import RefreshToken as SimpleRefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
+
+from api.errors import InvalidTokenError
+from users import revocation
+from users.models import RefreshToken as RefreshTokenRecord
+from users.models import User
 
 REQUIRED_CLAIMS = ("exp", "iat", "sub", "type", "jti")
 MAX_USER_ID = 2**63 - 1
@@ -104,3 +112,131 @@ class AccessToken(StrictClaimsMixin, SimpleAccessToken):
 
 class RefreshToken(StrictClaimsMixin, SimpleRefreshToken):  # type: ignore[misc]
     access_token_class = AccessToken
+
+
+class TokenPair(TypedDict):
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int
+
+
+def issue_token_pair(*, user: User, family_id: str | None = None) -> TokenPair:
+    refresh = cast(RefreshToken, RefreshToken.for_user(user))
+    access = cast(AccessToken, refresh.access_token)
+    RefreshTokenRecord.objects.create(
+        jti=refresh.jti,
+        user=user,
+        family_id=family_id or uuid.uuid4().hex,
+        access_jti=access.jti,
+        access_expires_at=access.expires_at,
+        expires_at=refresh.expires_at,
+    )
+    return {
+        "access_token": str(access),
+        "refresh_token": str(refresh),
+        "token_type": "bearer",
+        "expires_in": settings.ACCESS_TOKEN_MINUTES * 60,
+    }
+
+
+def _decode_refresh(raw: str) -> RefreshToken | None:
+    try:
+        return RefreshToken(raw)  # type: ignore[arg-type]
+    except TokenError:
+        return None
+
+
+def _revoke_family(*, family_id: str, now: datetime) -> None:
+    RefreshTokenRecord.objects.filter(family_id=family_id, revoked_at__isnull=True).update(
+        revoked_at=now
+    )
+
+
+def rotate_refresh_token(*, token: str) -> TokenPair:
+    """Exactly one caller wins a given refresh token; a second use revokes its family.
+
+    simplejwt's own rotation checks its blacklist, then `get_or_create`s the
+    entry, so concurrent refreshes all succeed; here a conditional UPDATE
+    (or, for a token with no row yet, a unique INSERT) decides.
+    """
+    refresh = _decode_refresh(token)
+    if refresh is None:
+        raise InvalidTokenError
+    user = User.objects.filter(pk=refresh.user_id, is_active=True).first()
+    if user is None:
+        raise InvalidTokenError
+    now = timezone.now()
+    pair: TokenPair | None = None
+    with transaction.atomic():
+        record = RefreshTokenRecord.objects.filter(jti=refresh.jti).first()
+        if record is None:
+            # Issued by another service sharing the secret: record it as used,
+            # and start a new family. The unique jti decides a race.
+            family_id = uuid.uuid4().hex
+            try:
+                with transaction.atomic():
+                    RefreshTokenRecord.objects.create(
+                        jti=refresh.jti,
+                        user=user,
+                        family_id=family_id,
+                        access_jti="",
+                        access_expires_at=now,
+                        expires_at=refresh.expires_at,
+                        revoked_at=now,
+                    )
+            except IntegrityError:
+                family_id = ""
+        else:
+            won = RefreshTokenRecord.objects.filter(
+                jti=refresh.jti, user=user, revoked_at__isnull=True
+            ).update(revoked_at=now)
+            family_id = record.family_id if won == 1 else ""
+            if won != 1:
+                _revoke_family(family_id=record.family_id, now=now)
+        if family_id:
+            pair = issue_token_pair(user=user, family_id=family_id)
+    if pair is None:
+        raise InvalidTokenError
+    return pair
+
+
+def revoke_tokens(*, user: User, access: AccessToken, refresh_token: str | None) -> None:
+    """Logout: the presented access token and, when it is the caller's, the refresh
+    token's family. Anything else sent as a refresh token is silently ignored."""
+    revocation.deny_access_tokens({access.jti: access.expires_at})
+    if not refresh_token:
+        return
+    refresh = _decode_refresh(refresh_token)
+    if refresh is None or refresh.user_id != user.pk:
+        return
+    now = timezone.now()
+    record = RefreshTokenRecord.objects.filter(jti=refresh.jti, user=user).first()
+    if record is not None:
+        _revoke_family(family_id=record.family_id, now=now)
+        return
+    try:
+        with transaction.atomic():
+            RefreshTokenRecord.objects.create(
+                jti=refresh.jti,
+                user=user,
+                family_id=uuid.uuid4().hex,
+                access_jti="",
+                access_expires_at=now,
+                expires_at=refresh.expires_at,
+                revoked_at=now,
+            )
+    except IntegrityError:
+        pass  # recorded meanwhile (and so already used or revoked)
+
+
+def revoke_all_for_user(*, user: User, access: AccessToken | None) -> None:
+    """Every refresh token of the user, every access token issued with one (each is
+    recorded beside its refresh token), and the presented one."""
+    now = timezone.now()
+    live = RefreshTokenRecord.objects.filter(user=user, access_expires_at__gt=now)
+    denied = dict(live.values_list("access_jti", "access_expires_at"))
+    if access is not None:
+        denied[access.jti] = access.expires_at
+    revocation.deny_access_tokens(denied)
+    RefreshTokenRecord.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)

@@ -1,6 +1,8 @@
 from django.urls import path, register_converter
+from rest_framework.routers import SimpleRouter
 
-from users import views
+from users.views.auth import LogoutApi, RefreshApi, TokenApi
+from users.views.users import MeApi, MePasswordApi, UserViewSet
 
 
 class UserIdConverter:
@@ -20,18 +22,14 @@ class UserIdConverter:
 
 register_converter(UserIdConverter, "user_id")
 
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register("users", UserViewSet, basename="user")
+
 urlpatterns = [
-    path("users", views.UserCollectionApi.as_view(), name="users"),
-    path("users/me", views.MeApi.as_view(), name="me"),
-    path("users/me/password", views.MePasswordApi.as_view(), name="me-password"),
-    path("users/<user_id:id>", views.UserDetailApi.as_view(), name="user-detail"),
-    path("users/<user_id:id>/activate", views.UserActivateApi.as_view(), name="user-activate"),
-    path(
-        "users/<user_id:id>/deactivate",
-        views.UserDeactivateApi.as_view(),
-        name="user-deactivate",
-    ),
-    path("auth/token", views.TokenApi.as_view(), name="token"),
-    path("auth/refresh", views.RefreshApi.as_view(), name="refresh"),
-    path("auth/logout", views.LogoutApi.as_view(), name="logout"),
+    path("users/me", MeApi.as_view(), name="me"),
+    path("users/me/password", MePasswordApi.as_view(), name="me-password"),
+    path("auth/token", TokenApi.as_view(), name="token"),
+    path("auth/refresh", RefreshApi.as_view(), name="refresh"),
+    path("auth/logout", LogoutApi.as_view(), name="logout"),
+    *router.urls,
 ]

@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             field = ".".join(str(p) for p in error["loc"])
             print(f"error: {field}: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
         return 1
-    except errors.APIProblem as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
+    except errors.EmailTakenError:
+        print(f"error: {errors.EMAIL_TAKEN}", file=sys.stderr)
         return 1
     print(message)
     return 0

@@ -13,7 +13,7 @@ from app.config import Settings
 from app.hardening import bearer_token
 from app.models import User
 from app.revocation import is_token_revoked
-from app.security import InvalidTokenError, TokenClaims, decode_token
+from app.security import TokenClaims, decode_token
 from app.services import get_user
 
 # Only documents the scheme (Swagger UI "Authorize"); the header is parsed below.
@@ -53,10 +53,7 @@ async def get_access_claims(
     _documented: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> TokenClaims:
     token = bearer_token(request)
-    try:
-        claims = decode_token(settings, token, expected_type="access")
-    except InvalidTokenError:
-        raise errors.invalid_token() from None
+    claims = decode_token(settings, token, expected_type="access")
     if await is_token_revoked(session, redis, jti=claims.jti):
         raise errors.invalid_token()
     return claims

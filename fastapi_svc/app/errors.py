@@ -58,6 +58,7 @@ ADMIN_REQUIRED = "Admin privileges required."
 EMAIL_TAKEN = "A user with this email already exists."
 THROTTLED = "Too many failed login attempts. Try again later."
 UNAVAILABLE = "Service temporarily unavailable."
+CURRENT_PASSWORD_INCORRECT = "The current password is incorrect."
 
 WWW_AUTHENTICATE = {"WWW-Authenticate": "Bearer"}
 WWW_AUTHENTICATE_INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
@@ -95,6 +96,18 @@ def problem_response(
         media_type=PROBLEM_MEDIA_TYPE,
         headers=dict(headers or {}),
     )
+
+
+class EmailTakenError(Exception):
+    """Another account has this email: a 409."""
+
+
+class InvalidTokenError(Exception):
+    """A token that is not, or no longer, valid: a 401."""
+
+
+class IncorrectPasswordError(Exception):
+    """The current password given to confirm a change is wrong: a 422."""
 
 
 class APIProblem(Exception):
@@ -166,6 +179,15 @@ async def _api_problem_handler(_request: Request, exc: Exception) -> Response:
     return problem_response(exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
 
 
+async def _domain_error_handler(_request: Request, exc: Exception) -> Response:
+    problem = {
+        EmailTakenError: APIProblem(409, EMAIL_TAKEN),
+        InvalidTokenError: invalid_token(),
+        IncorrectPasswordError: validation_problem("current_password", CURRENT_PASSWORD_INCORRECT),
+    }[type(exc)]
+    return await _api_problem_handler(_request, problem)
+
+
 async def _validation_handler(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     raw = exc.errors()
@@ -214,6 +236,8 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 
 def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(APIProblem, _api_problem_handler)
+    for domain_error in (EmailTakenError, InvalidTokenError, IncorrectPasswordError):
+        app.add_exception_handler(domain_error, _domain_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
     for error in UNAVAILABLE_ERRORS:

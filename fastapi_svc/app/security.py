@@ -11,6 +11,7 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from starlette.concurrency import run_in_threadpool
 
+from app import errors
 from app.config import Settings
 
 ALGORITHM = "HS256"
@@ -81,10 +82,6 @@ def encode_token(
     return IssuedToken(token=token, jti=jti, expires_at=expires_at)
 
 
-class InvalidTokenError(Exception):
-    pass
-
-
 def decode_token(settings: Settings, token: str, *, expected_type: TokenType) -> TokenClaims:
     """Verify signature, algorithm, required claims and times (no leeway)."""
     try:
@@ -96,7 +93,7 @@ def decode_token(settings: Settings, token: str, *, expected_type: TokenType) ->
             leeway=0,
         )
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
-        raise InvalidTokenError from exc
+        raise errors.InvalidTokenError from exc
     sub, jti, token_type, exp = (
         payload.get("sub"),
         payload.get("jti"),
@@ -104,17 +101,17 @@ def decode_token(settings: Settings, token: str, *, expected_type: TokenType) ->
         payload["exp"],
     )
     if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit():
-        raise InvalidTokenError
+        raise errors.InvalidTokenError
     user_id = int(sub)
     if not 0 < user_id < 2**63:
-        raise InvalidTokenError
+        raise errors.InvalidTokenError
     if not isinstance(jti, str) or not 1 <= len(jti) <= MAX_JTI_LENGTH:
-        raise InvalidTokenError
+        raise errors.InvalidTokenError
     if token_type != expected_type:
-        raise InvalidTokenError
+        raise errors.InvalidTokenError
     # Times are integer seconds; PyJWT would also accept numeric strings.
     for name in ("exp", "iat", "nbf"):
         value = payload.get(name, 0)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidTokenError
+            raise errors.InvalidTokenError
     return TokenClaims(user_id=user_id, type=token_type, jti=jti, expires_at=exp)

@@ -25,7 +25,7 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import QueuePool
 
-from app import services
+from app import services, tokens
 from app.config import SERVICE_DIR, Settings
 from app.db import create_engine, create_sessionmaker
 from app.main import create_app
@@ -272,16 +272,16 @@ async def test_on_postgres_a_failure_inside_a_write_leaves_none_of_it(
         async with sessionmaker() as session:
             data = UserCreate(email=unique_email(), password=PASSWORD, name="Ada")
             user = await services.create_user(session, settings, data=data)
-            pair = await services.issue_token_pair(session, settings, user=user)
+            pair = await tokens.issue_token_pair(session, settings, user=user)
 
         def fail(*_args: object, **_kwargs: object) -> None:
             raise RuntimeError("between the rotation's UPDATE and its INSERT")
 
         # The rotation marks the token used, then fails before inserting its successor.
-        monkeypatch.setattr(services, "encode_token", fail)
+        monkeypatch.setattr(tokens, "encode_token", fail)
         async with sessionmaker() as session:
             with pytest.raises(RuntimeError):
-                await services.rotate_refresh_token(session, settings, token=pair.refresh_token)
+                await tokens.rotate_refresh_token(session, settings, token=pair.refresh_token)
         async with sessionmaker() as session:
             rows = (await session.scalars(select(RefreshToken))).all()
         assert [row.revoked_at for row in rows] == [None]

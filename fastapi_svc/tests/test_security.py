@@ -8,14 +8,9 @@ import jwt
 import pytest
 
 from app.config import Settings
+from app.errors import InvalidTokenError
 from app.models import utcnow
-from app.security import (
-    InvalidTokenError,
-    decode_token,
-    encode_token,
-    hash_password,
-    verify_password,
-)
+from app.security import decode_token, encode_token, hash_password, verify_password
 
 from .conftest import SECRET
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import errors, services
+from app import errors, services, tokens
 from app.config import Settings
 from app.models import LoginFailure, RefreshToken, User, utcnow
 from app.revocation import deny_access_token, is_token_revoked
@@ -27,9 +27,8 @@ async def test_create_user_lowercases_and_refuses_duplicates(
 ) -> None:
     user = await _user(session, settings, "Mixed.Case@Example.COM")
     assert user.email == "mixed.case@example.com"
-    with pytest.raises(errors.APIProblem) as caught:
+    with pytest.raises(errors.EmailTakenError):
         await _user(session, settings, "MIXED.case@example.com")
-    assert caught.value.status == 409
 
 
 async def test_ids_are_never_reused(session: AsyncSession, settings: Settings) -> None:
@@ -52,7 +51,7 @@ async def test_authenticate(session: AsyncSession, settings: Settings) -> None:
     assert (
         await services.authenticate(session, settings, email="no@one.io", password=PASSWORD) is None
     )
-    await services.set_user_active(session, user=user, active=False)
+    await services.set_user_active(session, user=user, is_active=False)
     assert (
         await services.authenticate(session, settings, email=user.email, password=PASSWORD) is None
     )
@@ -62,13 +61,12 @@ async def test_rotation_and_reuse_revokes_the_family(
     session: AsyncSession, settings: Settings
 ) -> None:
     user = await _user(session, settings)
-    first = await services.issue_token_pair(session, settings, user=user)
-    second = await services.rotate_refresh_token(session, settings, token=first.refresh_token)
-    with pytest.raises(errors.APIProblem) as caught:
-        await services.rotate_refresh_token(session, settings, token=first.refresh_token)
-    assert caught.value.status == 401
-    with pytest.raises(errors.APIProblem):
-        await services.rotate_refresh_token(session, settings, token=second.refresh_token)
+    first = await tokens.issue_token_pair(session, settings, user=user)
+    second = await tokens.rotate_refresh_token(session, settings, token=first.refresh_token)
+    with pytest.raises(errors.InvalidTokenError):
+        await tokens.rotate_refresh_token(session, settings, token=first.refresh_token)
+    with pytest.raises(errors.InvalidTokenError):
+        await tokens.rotate_refresh_token(session, settings, token=second.refresh_token)
     live = await session.scalar(
         select(func.count()).select_from(RefreshToken).where(RefreshToken.revoked_at.is_(None))
     )
@@ -79,40 +77,40 @@ async def test_unknown_valid_refresh_token_starts_a_new_family(
     session: AsyncSession, settings: Settings
 ) -> None:
     user = await _user(session, settings)
-    pair = await services.issue_token_pair(session, settings, user=user)
+    pair = await tokens.issue_token_pair(session, settings, user=user)
     claims = decode_token(settings, pair.refresh_token, expected_type="refresh")
     # As if another service with the same secret had issued it: no row.
     row = await session.scalar(select(RefreshToken).where(RefreshToken.jti == claims.jti))
     assert row is not None
     await session.delete(row)
     await session.commit()
-    await services.rotate_refresh_token(session, settings, token=pair.refresh_token)
-    with pytest.raises(errors.APIProblem):
-        await services.rotate_refresh_token(session, settings, token=pair.refresh_token)
+    await tokens.rotate_refresh_token(session, settings, token=pair.refresh_token)
+    with pytest.raises(errors.InvalidTokenError):
+        await tokens.rotate_refresh_token(session, settings, token=pair.refresh_token)
 
 
 async def test_logout_ignores_someone_elses_refresh_token(
     session: AsyncSession, settings: Settings
 ) -> None:
     alice, bob = await _user(session, settings), await _user(session, settings)
-    alice_pair = await services.issue_token_pair(session, settings, user=alice)
-    bob_pair = await services.issue_token_pair(session, settings, user=bob)
+    alice_pair = await tokens.issue_token_pair(session, settings, user=alice)
+    bob_pair = await tokens.issue_token_pair(session, settings, user=bob)
     access = decode_token(settings, alice_pair.access_token, expected_type="access")
-    await services.revoke_tokens(
+    await tokens.revoke_tokens(
         session, None, settings, user=alice, access=access, refresh_token=bob_pair.refresh_token
     )
     assert await is_token_revoked(session, None, jti=access.jti)
-    await services.rotate_refresh_token(session, settings, token=bob_pair.refresh_token)
+    await tokens.rotate_refresh_token(session, settings, token=bob_pair.refresh_token)
 
 
 async def test_change_password_revokes_earlier_tokens(
     session: AsyncSession, settings: Settings
 ) -> None:
     user = await _user(session, settings)
-    old = await services.issue_token_pair(session, settings, user=user)
-    other = await services.issue_token_pair(session, settings, user=user)
+    old = await tokens.issue_token_pair(session, settings, user=user)
+    other = await tokens.issue_token_pair(session, settings, user=user)
     access = decode_token(settings, old.access_token, expected_type="access")
-    with pytest.raises(errors.APIProblem) as caught:
+    with pytest.raises(errors.IncorrectPasswordError):
         await services.change_password(
             session,
             None,
@@ -122,7 +120,6 @@ async def test_change_password_revokes_earlier_tokens(
             current_password="wrong",
             new_password="new password 1",
         )
-    assert caught.value.status == 422
     await services.change_password(
         session,
         None,
@@ -135,8 +132,8 @@ async def test_change_password_revokes_earlier_tokens(
     other_access = decode_token(settings, other.access_token, expected_type="access")
     assert await is_token_revoked(session, None, jti=access.jti)
     assert await is_token_revoked(session, None, jti=other_access.jti)
-    with pytest.raises(errors.APIProblem):
-        await services.rotate_refresh_token(session, settings, token=other.refresh_token)
+    with pytest.raises(errors.InvalidTokenError):
+        await tokens.rotate_refresh_token(session, settings, token=other.refresh_token)
     assert await services.authenticate(
         session, settings, email=user.email, password="new password 1"
     )

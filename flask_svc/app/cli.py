@@ -7,7 +7,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from . import services, tokens
-from .errors import ValidationFailed
+from .errors import EmailTakenError, ValidationFailed
 from .schemas import UserCreate, validate
 
 
@@ -50,7 +50,7 @@ def create_admin(email: str, password: str, name: str) -> None:
         services.create_user(
             email=admin.email, password=admin.password, name=admin.name, is_admin=True
         )
-    except services.EmailTakenError:
+    except EmailTakenError:
         raise click.ClickException(f"A user with the email {admin.email} already exists.") from None
     click.echo(f"Created admin {admin.email}.")
 

@@ -51,6 +51,7 @@ ADMIN_REQUIRED = "Admin privileges required."
 EMAIL_TAKEN = "A user with this email already exists."
 THROTTLED = "Too many failed login attempts. Try again later."
 UNAVAILABLE = "Service temporarily unavailable."
+CURRENT_PASSWORD_INCORRECT = "The current password is incorrect."
 
 BEARER = "Bearer"
 BEARER_INVALID = 'Bearer error="invalid_token"'
@@ -58,8 +59,16 @@ BEARER_INVALID = 'Bearer error="invalid_token"'
 FieldError = dict[str, str]
 
 
-class InvalidToken(Exception):
-    """Raised by the services for a token that is not, or no longer, valid: a 401."""
+class EmailTakenError(Exception):
+    """Another account has this email: a 409."""
+
+
+class InvalidTokenError(Exception):
+    """A token that is not, or no longer, valid: a 401."""
+
+
+class IncorrectPasswordError(Exception):
+    """The current password given to confirm a change is wrong: a 422."""
 
 
 class ApiError(Exception):
@@ -162,13 +171,22 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def handle_invalid_token(error: InvalidToken) -> Response:
-    return handle_api_error(unauthorized())
+def handle_domain_error(error: Exception) -> Response:
+    return handle_api_error(
+        {
+            EmailTakenError: ApiError(409, EMAIL_TAKEN),
+            InvalidTokenError: unauthorized(),
+            IncorrectPasswordError: ValidationFailed(
+                [{"field": "current_password", "message": CURRENT_PASSWORD_INCORRECT}]
+            ),
+        }[type(error)]
+    )
 
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(ApiError, handle_api_error)
-    app.register_error_handler(InvalidToken, handle_invalid_token)
+    for domain_error in (EmailTakenError, InvalidTokenError, IncorrectPasswordError):
+        app.register_error_handler(domain_error, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     for error_class in UNAVAILABLE_ERRORS:
         app.register_error_handler(error_class, handle_unavailable)

@@ -68,7 +68,8 @@ class RefreshToken(db.Model):  # type: ignore[name-defined,misc]
 
     __tablename__ = "refresh_tokens"
 
-    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True
     )

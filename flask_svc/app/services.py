@@ -8,15 +8,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from . import tokens
-from .errors import EMAIL_TAKEN, ApiError, ValidationFailed
+from .errors import EmailTakenError, IncorrectPasswordError
 from .extensions import db
 from .models import User
 from .security import hash_password, needs_rehash, verify_password
-
-
-class EmailTakenError(ApiError):
-    def __init__(self) -> None:
-        super().__init__(409, EMAIL_TAKEN)
 
 
 def _commit_or_conflict() -> None:
@@ -25,7 +20,7 @@ def _commit_or_conflict() -> None:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise EmailTakenError() from None
+        raise EmailTakenError from None
 
 
 def create_user(
@@ -43,37 +38,35 @@ def create_user(
     return user
 
 
-def update_user(user: User, changes: dict[str, Any]) -> User:
+def update_user(*, user: User, changes: dict[str, Any]) -> User:
     for field, value in changes.items():
         setattr(user, field, value)
     _commit_or_conflict()
     return user
 
 
-def delete_user(user: User) -> None:
+def delete_user(*, user: User) -> None:
     # refresh_tokens rows go with it (ON DELETE CASCADE); ids are never reused.
     db.session.delete(user)
     db.session.commit()
 
 
-def set_user_active(user: User, active: bool) -> User:
-    user.is_active = active
+def set_user_active(*, user: User, is_active: bool) -> User:
+    user.is_active = is_active
     db.session.commit()
     return user
 
 
 def change_password(
-    user: User, *, current_password: str, new_password: str, access_claims: dict[str, Any]
+    *, user: User, access: dict[str, Any], current_password: str, new_password: str
 ) -> None:
     """Set a new password and revoke every token issued before, this request's included."""
     db.session.commit()  # no transaction (nor pooled connection) held while hashing
     if not verify_password(user.password_hash, current_password):
-        raise ValidationFailed(
-            [{"field": "current_password", "message": "The current password is incorrect."}]
-        )
+        raise IncorrectPasswordError
     password_hash = hash_password(new_password)
     user.password_hash = password_hash
-    tokens.revoke_all_for_user(user, access_claims)
+    tokens.revoke_all_for_user(user=user, access=access)
     db.session.commit()
 
 
@@ -92,15 +85,12 @@ def authenticate(*, email: str, password: str) -> User | None:
     return user
 
 
-def get_user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise ApiError(404, "The user was not found.")
-    return user
+def get_user(*, user_id: int) -> User | None:
+    return db.session.get(User, user_id)
 
 
 def list_users(
-    *, limit: int, offset: int, search: str | None, is_active: bool | None
+    *, limit: int, offset: int, search: str | None = None, is_active: bool | None = None
 ) -> tuple[int, list[User]]:
     query = select(User)
     if search:

@@ -15,7 +15,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token, decode
 from flask_jwt_extended.exceptions import JWTExtendedException
 from sqlalchemy import CursorResult, Executable, delete, select, update
 
-from .errors import InvalidToken
+from .errors import InvalidTokenError
 from .extensions import db, insert_ignoring_conflicts
 from .models import RefreshToken, RevokedToken, User, utcnow
 from .schemas import TokenPair
@@ -60,7 +60,7 @@ def _expiry(claims: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(claims["exp"], UTC)
 
 
-def issue_token_pair(user: User, *, family_id: str | None = None) -> TokenPair:
+def issue_token_pair(*, user: User, family_id: str | None = None) -> TokenPair:
     """A new access and refresh token; the refresh token is recorded in its family."""
     identity = str(user.id)
     access_token = create_access_token(identity=identity)
@@ -126,14 +126,14 @@ def rotate_refresh_token(*, token: str) -> TokenPair:
 
     The conditional UPDATE lets exactly one concurrent caller win. A token
     already revoked is reuse: its whole family is revoked. Anything but a valid,
-    unused refresh token of an active user raises InvalidToken.
+    unused refresh token of an active user raises InvalidTokenError.
     """
     claims = decode_refresh_token(token)
     if claims is None:
-        raise InvalidToken
+        raise InvalidTokenError
     user = db.session.get(User, int(claims["sub"]))
     if user is None or not user.is_active:
-        raise InvalidToken
+        raise InvalidTokenError
     now = utcnow()
     jti = claims["jti"]
     # RETURNING names the winner's family in the same round trip; only a loser reads the row.
@@ -155,12 +155,12 @@ def rotate_refresh_token(*, token: str) -> TokenPair:
             if row.user_id == user.id:
                 _revoke_family(row.family_id, now)
                 db.session.commit()
-            raise InvalidToken
+            raise InvalidTokenError
         family_id = _record_as_used(claims, now)
         if family_id is None:
             db.session.rollback()
-            raise InvalidToken
-    pair = issue_token_pair(user, family_id=family_id)
+            raise InvalidTokenError
+    pair = issue_token_pair(user=user, family_id=family_id)
     db.session.commit()
     return pair
 
@@ -192,7 +192,7 @@ def is_token_revoked(jti: str) -> bool:
     return db.session.get(RevokedToken, jti) is not None
 
 
-def revoke_tokens(user: User, access_claims: dict[str, Any], refresh_token: str | None) -> None:
+def revoke_tokens(*, user: User, access: dict[str, Any], refresh_token: str | None) -> None:
     """Logout: the presented access token and, if it is this user's, the refresh token's family.
 
     A refresh token that is malformed, expired, unknown or someone else's
@@ -201,17 +201,17 @@ def revoke_tokens(user: User, access_claims: dict[str, Any], refresh_token: str 
     now = utcnow()
     claims = decode_refresh_token(refresh_token) if refresh_token else None
     if claims is not None and claims["sub"] == str(user.id):
-        row = db.session.get(RefreshToken, claims["jti"])
+        row = db.session.scalar(select(RefreshToken).where(RefreshToken.jti == claims["jti"]))
         if row is None:
             _record_as_used(claims, now)
         elif row.user_id == user.id:
             _revoke_family(row.family_id, now)
     # Redis first: if it is down the request fails and the database rolls back.
-    _deny({access_claims["jti"]: _expiry(access_claims)})
+    _deny({access["jti"]: _expiry(access)})
     db.session.commit()
 
 
-def revoke_all_for_user(user: User, current_access: dict[str, Any] | None = None) -> None:
+def revoke_all_for_user(*, user: User, access: dict[str, Any] | None = None) -> None:
     """Password change: every access token recorded for the user, and all refresh tokens."""
     now = utcnow()
     rows = db.session.execute(
@@ -222,8 +222,8 @@ def revoke_all_for_user(user: User, current_access: dict[str, Any] | None = None
         )
     ).all()
     jtis = {jti: expires for jti, expires in rows if jti and expires}
-    if current_access is not None:
-        jtis[current_access["jti"]] = _expiry(current_access)
+    if access is not None:
+        jtis[access["jti"]] = _expiry(access)
     _deny(jtis)
     db.session.execute(
         update(RefreshToken)

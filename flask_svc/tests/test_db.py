@@ -107,7 +107,7 @@ def test_a_write_after_a_read_survives_another_workers_commit(
         user = db.session.get(User, created["id"])  # a request's authentication
         assert user is not None
         other_worker.execute("UPDATE users SET age = 40 WHERE id = ?", (created["id"],))
-        updated = services.update_user(user, {"name": "Grace"})
+        updated = services.update_user(user=user, changes={"name": "Grace"})
         assert updated.name == "Grace"
 
 

@@ -52,8 +52,8 @@ def test_a_failure_between_two_statements_of_a_write_leaves_neither(
     user, pair = api.user_with_token()
     issue_token_pair = tokens.issue_token_pair
 
-    def fail_after_the_insert(user: User, *, family_id: str | None = None) -> Any:
-        issue_token_pair(user, family_id=family_id)
+    def fail_after_the_insert(*, user: User, family_id: str | None = None) -> Any:
+        issue_token_pair(user=user, family_id=family_id)
         db.session.flush()  # the new token's INSERT, after the old one's UPDATE
         raise RuntimeError("the request fails half way")
 

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import ValidationError
 
-from app import errors, services
+from app import errors, services, tokens
 from app.deps import AccessClaims, CurrentUser, RedisDep, SessionDep, SettingsDep
 from app.hardening import (
     FORM_MEDIA_TYPE,
@@ -107,7 +107,7 @@ async def login(
         await register_login_failure(session, redis, settings, key=key)
         raise errors.unauthorized(errors.INCORRECT_CREDENTIALS)
     response.headers.update(NO_STORE)
-    return await services.issue_token_pair(session, settings, user=user)
+    return await tokens.issue_token_pair(session, settings, user=user)
 
 
 @router.post(
@@ -120,7 +120,7 @@ async def refresh(
     body: RefreshRequest, response: Response, session: SessionDep, settings: SettingsDep
 ) -> TokenPair:
     """Rotate a refresh token: a new pair, and the presented token is spent."""
-    pair = await services.rotate_refresh_token(session, settings, token=body.refresh_token)
+    pair = await tokens.rotate_refresh_token(session, settings, token=body.refresh_token)
     response.headers.update(NO_STORE)
     return pair
 
@@ -145,7 +145,7 @@ async def logout(
     # but one that is sent must be an object.
     if body is None and await request.body():
         raise errors.validation_problem("body", "The request body must be a JSON object.")
-    await services.revoke_tokens(
+    await tokens.revoke_tokens(
         session,
         redis,
         settings,

@@ -226,7 +226,7 @@ async def delete_user(target: TargetUser, session: SessionDep) -> Response:
 )
 async def activate_user(target: TargetUser, session: SessionDep) -> User:
     """Activate a user (admin); idempotent."""
-    return await services.set_user_active(session, user=target, active=True)
+    return await services.set_user_active(session, user=target, is_active=True)
 
 
 @admin_router.post(
@@ -237,4 +237,4 @@ async def activate_user(target: TargetUser, session: SessionDep) -> User:
 )
 async def deactivate_user(target: TargetUser, session: SessionDep) -> User:
     """Deactivate a user (admin); idempotent. Their tokens and login give 401 meanwhile."""
-    return await services.set_user_active(session, user=target, active=False)
+    return await services.set_user_active(session, user=target, is_active=False)

@@ -56,7 +56,7 @@ def token() -> Response:
     if user is None:
         register_login_failure(key)
         raise ApiError(401, BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
-    pair = tokens.issue_token_pair(user)
+    pair = tokens.issue_token_pair(user=user)
     db.session.commit()
     return _token_response(pair)
 
@@ -72,5 +72,5 @@ def refresh() -> Response:
 def logout() -> Response:
     # The body is optional, but a JSON `null` is a body (and not an object).
     body = validate(LogoutRequest, json_body()) if has_body() else LogoutRequest()
-    tokens.revoke_tokens(current_user, get_jwt(), body.refresh_token)
+    tokens.revoke_tokens(user=current_user, access=get_jwt(), refresh_token=body.refresh_token)
     return no_content()

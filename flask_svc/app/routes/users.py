@@ -12,6 +12,7 @@ from werkzeug.routing import BaseConverter
 
 from .. import services
 from ..errors import no_content
+from ..extensions import db
 from ..hardening import json_body
 from ..models import User
 from ..schemas import (
@@ -74,7 +75,7 @@ def get_me() -> tuple[Response, int]:
 @jwt_required()
 def update_me() -> tuple[Response, int]:
     body = validate(UserUpdateMe, json_body())
-    return user_json(services.update_user(current_user, body.changes()))
+    return user_json(services.update_user(user=current_user, changes=body.changes()))
 
 
 @bp.put("/me/password")
@@ -82,10 +83,10 @@ def update_me() -> tuple[Response, int]:
 def change_password() -> Response:
     body = validate(PasswordChange, json_body())
     services.change_password(
-        current_user,
+        user=current_user,
+        access=get_jwt(),
         current_password=body.current_password,
         new_password=body.new_password,
-        access_claims=get_jwt(),
     )
     return no_content()
 
@@ -93,7 +94,7 @@ def change_password() -> Response:
 @bp.delete("/me")
 @jwt_required()
 def delete_me() -> Response:
-    services.delete_user(current_user)
+    services.delete_user(user=current_user)
     return no_content()
 
 
@@ -125,31 +126,31 @@ def list_users() -> Response:
 @bp.get("/<user_id:id>")
 @admin_required
 def get_user(id: int) -> tuple[Response, int]:
-    return user_json(services.get_user(id))
+    return user_json(db.get_or_404(User, id))
 
 
 @bp.patch("/<user_id:id>")
 @admin_required
 def update_user(id: int) -> tuple[Response, int]:
-    user = services.get_user(id)
+    user = db.get_or_404(User, id)
     body = validate(UserUpdate, json_body())
-    return user_json(services.update_user(user, body.changes()))
+    return user_json(services.update_user(user=user, changes=body.changes()))
 
 
 @bp.delete("/<user_id:id>")
 @admin_required
 def delete_user(id: int) -> Response:
-    services.delete_user(services.get_user(id))
+    services.delete_user(user=db.get_or_404(User, id))
     return no_content()
 
 
 @bp.post("/<user_id:id>/activate")
 @admin_required
 def activate_user(id: int) -> tuple[Response, int]:
-    return user_json(services.set_user_active(services.get_user(id), True))
+    return user_json(services.set_user_active(user=db.get_or_404(User, id), is_active=True))
 
 
 @bp.post("/<user_id:id>/deactivate")
 @admin_required
 def deactivate_user(id: int) -> tuple[Response, int]:
-    return user_json(services.set_user_active(services.get_user(id), False))
+    return user_json(services.set_user_active(user=db.get_or_404(User, id), is_active=False))

@@ -39,6 +39,7 @@ EMAIL_TAKEN = "A user with this email already exists."
 THROTTLED = "Too many failed login attempts. Try again later."
 UNAVAILABLE = "Service temporarily unavailable."
 INVALID_BODY = "The request body is invalid."
+CURRENT_PASSWORD_INCORRECT = "The current password is incorrect."
 
 
 def problem_response(
@@ -66,6 +67,21 @@ def problem_response(
 
 def service_unavailable() -> HttpResponse:
     return problem_response(503, UNAVAILABLE, headers={"Retry-After": "5"})
+
+
+# --- the services' domain errors ----------------------------------------------
+
+
+class EmailTakenError(Exception):
+    """Another account has this email: a 409."""
+
+
+class InvalidTokenError(Exception):
+    """A token that is not, or no longer, valid: a 401."""
+
+
+class IncorrectPasswordError(Exception):
+    """The current password given to confirm a change is wrong: a 422."""
 
 
 # --- DRF -------------------------------------------------------------------
@@ -112,6 +128,12 @@ def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
 
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> HttpResponse | None:
     """DRF's `EXCEPTION_HANDLER`: every API error becomes a problem body."""
+    if isinstance(exc, EmailTakenError):
+        exc = ProblemError(409, EMAIL_TAKEN)
+    elif isinstance(exc, InvalidTokenError):
+        exc = ProblemError(401, INVALID_TOKEN, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    elif isinstance(exc, IncorrectPasswordError):
+        exc = UnprocessableError("current_password", CURRENT_PASSWORD_INCORRECT)
     if isinstance(exc, UNAVAILABLE_ERRORS):
         return service_unavailable()
     if isinstance(exc, DatabaseError):

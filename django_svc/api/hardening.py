@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
-from config.errors import problem_response
+from api.errors import problem_response
 from config.middleware import GetResponse
 
 MAX_DEPTH = 64

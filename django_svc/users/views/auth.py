@@ -1,0 +1,111 @@
+"""Login, refresh and logout: small views around `users.tokens`."""
+
+from django.conf import settings
+from django.http import QueryDict
+from rest_framework import status
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import FormParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.errors import BAD_CREDENTIALS, THROTTLED, ProblemError
+from api.hardening import StrictJSONParser
+from api.views import ApiView, has_body, no_store, operation, request_body
+from users import services, tokens
+from users.authentication import bearer_token
+from users.models import User
+from users.serializers import (
+    LogoutInput,
+    RefreshInput,
+    TokenFormInput,
+    TokenInput,
+    TokenPairOutput,
+)
+from users.throttling import client_address, login_key, login_retry_after, register_login_failure
+
+
+class TokenApi(ApiView):
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    parser_classes = (StrictJSONParser, FormParser)
+
+    @operation(
+        "login",
+        tag="auth",
+        summary="Log in with email and password (OAuth2 password grant)",
+        responses={200: TokenPairOutput},
+        problems=(400, 401, 413, 415, 422, 429, 503),
+        public=True,
+        request={
+            "application/x-www-form-urlencoded": TokenFormInput,
+            "application/json": TokenInput,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = request_body(request)
+        is_form = request.content_type.split(";")[0].strip().lower() != "application/json"
+        if isinstance(body, QueryDict) and any(len(values) > 1 for _, values in body.lists()):
+            raise ParseError("A form field is given more than once.")
+        data = (TokenFormInput if is_form else TokenInput)(data=body)
+        data.is_valid(raise_exception=True)
+        if data.validated_data.get("grant_type", "password") != "password":
+            raise ParseError("grant_type must be password.")
+        username: str = data.validated_data["username"]
+        key = login_key(address=client_address(request), username=username)
+        retry_after = login_retry_after(key=key)
+        if retry_after is not None:
+            raise ProblemError(429, THROTTLED, {"Retry-After": str(retry_after)})
+        user = services.authenticate(email=username, password=data.validated_data["password"])
+        if user is None:
+            # Counted before answering: of concurrent failures, only those
+            # within the limit get a 401, the rest are throttled.
+            failures = register_login_failure(key=key)
+            if failures > settings.LOGIN_MAX_FAILURES:
+                retry_after = login_retry_after(key=key) or 1
+                raise ProblemError(429, THROTTLED, {"Retry-After": str(retry_after)})
+            raise ProblemError(401, BAD_CREDENTIALS)
+        return no_store(Response(tokens.issue_token_pair(user=user)))
+
+
+class RefreshApi(ApiView):
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    @operation(
+        "refreshTokens",
+        tag="auth",
+        summary="Exchange a refresh token for a new pair (rotation)",
+        responses={200: TokenPairOutput},
+        problems=(400, 401, 413, 415, 422, 503),
+        public=True,
+        request=RefreshInput,
+    )
+    def post(self, request: Request) -> Response:
+        data = RefreshInput(data=request_body(request))
+        data.is_valid(raise_exception=True)
+        pair = tokens.rotate_refresh_token(token=data.validated_data["refresh_token"])
+        return no_store(Response(pair))
+
+
+class LogoutApi(ApiView):
+    @operation(
+        "logout",
+        tag="auth",
+        summary="Revoke the access token and, optionally, a refresh token",
+        responses={204: None},
+        problems=(400, 401, 413, 415, 422, 503),
+        request=LogoutInput,
+    )
+    def post(self, request: Request) -> Response:
+        refresh_token = None
+        # The body is optional, but a JSON `null` is a body (and not an object).
+        if has_body(request):
+            data = LogoutInput(data=request_body(request))
+            data.is_valid(raise_exception=True)
+            refresh_token = data.validated_data.get("refresh_token")
+        assert isinstance(request.user, User)
+        tokens.revoke_tokens(
+            user=request.user, access=bearer_token(request), refresh_token=refresh_token
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

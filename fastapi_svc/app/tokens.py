@@ -1,0 +1,173 @@
+"""Token pairs: issuing, rotation with reuse detection, logout and revoking them all."""
+
+import uuid
+from datetime import datetime, timedelta
+
+from redis.asyncio import Redis
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import errors
+from app.config import Settings
+from app.models import RefreshToken, User, utcnow
+from app.revocation import deny_access_token
+from app.schemas import TokenPair
+from app.security import TokenClaims, decode_token, encode_token
+
+
+async def issue_token_pair(
+    session: AsyncSession, settings: Settings, *, user: User, family_id: str | None = None
+) -> TokenPair:
+    now = utcnow()
+    access = encode_token(
+        settings,
+        user_id=user.id,
+        token_type="access",
+        now=now,
+        lifetime=timedelta(seconds=settings.access_token_seconds),
+    )
+    refresh = encode_token(
+        settings,
+        user_id=user.id,
+        token_type="refresh",
+        now=now,
+        lifetime=timedelta(seconds=settings.refresh_token_seconds),
+    )
+    session.add(
+        RefreshToken(
+            jti=refresh.jti,
+            user_id=user.id,
+            family_id=family_id or str(uuid.uuid4()),
+            access_jti=access.jti,
+            access_expires_at=access.expires_at,
+            expires_at=refresh.expires_at,
+            created_at=now,
+        )
+    )
+    await session.commit()
+    return TokenPair(
+        access_token=access.token,
+        refresh_token=refresh.token,
+        expires_in=settings.access_token_seconds,
+    )
+
+
+async def _revoke_family(session: AsyncSession, *, family_id: str, now: datetime) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def _record_foreign_refresh_token(
+    session: AsyncSession, *, claims: TokenClaims, now: datetime
+) -> str | None:
+    """A valid refresh token with no row (issued by another service with the same secret):
+    record it as used in a new family. The unique jti decides concurrent callers."""
+    family_id = str(uuid.uuid4())
+    session.add(
+        RefreshToken(
+            jti=claims.jti,
+            user_id=claims.user_id,
+            family_id=family_id,
+            expires_at=datetime.fromtimestamp(claims.expires_at, now.tzinfo),
+            revoked_at=now,
+            created_at=now,
+        )
+    )
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return None
+    return family_id
+
+
+async def rotate_refresh_token(
+    session: AsyncSession, settings: Settings, *, token: str
+) -> TokenPair:
+    claims = decode_token(settings, token, expected_type="refresh")
+    user = await session.get(User, claims.user_id, populate_existing=True)
+    if user is None or not user.is_active:
+        raise errors.InvalidTokenError
+    now = utcnow()
+    # Exactly one concurrent caller flips revoked_at; the others see rowcount 0.
+    result = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.jti == claims.jti, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .returning(RefreshToken.family_id)
+    )
+    family_id = result.scalar_one_or_none()
+    if family_id is None:
+        row = await session.scalar(select(RefreshToken).where(RefreshToken.jti == claims.jti))
+        if row is not None:
+            # Reuse of a rotated (or revoked) token: the whole family goes.
+            await _revoke_family(session, family_id=row.family_id, now=now)
+            await session.commit()
+            raise errors.InvalidTokenError
+        family_id = await _record_foreign_refresh_token(session, claims=claims, now=now)
+        if family_id is None:
+            raise errors.InvalidTokenError
+    return await issue_token_pair(session, settings, user=user, family_id=family_id)
+
+
+async def revoke_tokens(
+    session: AsyncSession,
+    redis: Redis | None,
+    settings: Settings,
+    *,
+    user: User,
+    access: TokenClaims,
+    refresh_token: str | None,
+) -> None:
+    """Logout: the presented access token, and the refresh token's family when it is
+    the caller's own. Anything else about the refresh token is silently ignored."""
+    now = utcnow()
+    await deny_access_token(
+        session,
+        redis,
+        jti=access.jti,
+        expires_at=datetime.fromtimestamp(access.expires_at, now.tzinfo),
+    )
+    if refresh_token:
+        try:
+            claims: TokenClaims | None = decode_token(
+                settings, refresh_token, expected_type="refresh"
+            )
+        except errors.InvalidTokenError:
+            claims = None
+        if claims is not None and claims.user_id == user.id:
+            row = await session.scalar(select(RefreshToken).where(RefreshToken.jti == claims.jti))
+            if row is not None and row.user_id == user.id:
+                await _revoke_family(session, family_id=row.family_id, now=now)
+            elif row is None:
+                await session.commit()
+                await _record_foreign_refresh_token(session, claims=claims, now=now)
+    await session.commit()
+
+
+async def revoke_all_for_user(
+    session: AsyncSession, redis: Redis | None, *, user: User, access: TokenClaims
+) -> None:
+    """Every refresh token of the user, and every access token issued with one (each is
+    recorded beside its refresh token), and the presented one."""
+    now = utcnow()
+    rows = await session.execute(
+        select(RefreshToken.access_jti, RefreshToken.access_expires_at).where(
+            RefreshToken.user_id == user.id,
+            RefreshToken.access_jti.is_not(None),
+            RefreshToken.access_expires_at > now,
+        )
+    )
+    denied = {jti: expires for jti, expires in rows.all() if jti and expires}
+    denied.setdefault(access.jti, datetime.fromtimestamp(access.expires_at, now.tzinfo))
+    for jti, expires_at in denied.items():
+        await deny_access_token(session, redis, jti=jti, expires_at=expires_at)
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
