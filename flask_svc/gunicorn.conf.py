@@ -8,11 +8,11 @@ import sys
 from typing import Any
 
 from app import telemetry
-from app.config import MAX_BODY_BYTES, ConfigError, check_secret
+from app.config import MAX_BODY_BYTES, ConfigError, from_environ
 
 # Refuse to start with a clear message before any worker boots.
 try:
-    check_secret(os.environ.get("APP_ENV", "development"), os.environ.get("JWT_SECRET_KEY"))
+    from_environ()
 except ConfigError as error:
     sys.exit(f"error: {error}")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +18,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application from the environment, with `test_config` overriding it."""
     app = Flask(__name__, static_folder=None)
     app.config.from_mapping(config.JWT_SETTINGS)
-    app.config.from_mapping(config.from_environ(os.environ))
+    app.config.from_mapping(config.from_environ())
     if test_config is not None:
         app.config.from_mapping(test_config)
     if test_config is None or "TESTING" not in test_config:

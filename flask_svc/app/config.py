@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import PositiveInt, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{SERVICE_DIR / 'db.sqlite3'}"
@@ -16,28 +17,66 @@ MIN_SECRET_BYTES = 32
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_DB_POOL_SIZE = 5
 DEFAULT_DB_POOL_TIMEOUT_SECONDS = 2
-APP_ENVS = ("development", "production", "test")
 
 
 class ConfigError(Exception):
     """The environment does not describe a configuration the service can run with."""
 
 
-def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}.") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}.")
-    return value
+CSV = Annotated[list[str], NoDecode]
 
 
-def _csv(environ: Mapping[str, str], name: str) -> list[str]:
-    return [item.strip() for item in environ.get(name, "").split(",") if item.strip()]
+class Settings(BaseSettings):
+    """The environment variables every service reads, by their shared names."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, env_ignore_empty=True)
+
+    app_env: Literal["development", "production", "test"] = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    jwt_secret_key: str | None = None
+    access_token_minutes: PositiveInt = 15
+    refresh_token_days: PositiveInt = 7
+    login_max_failures: PositiveInt = 5
+    login_failure_window_seconds: PositiveInt = 60
+    db_pool_size: PositiveInt = DEFAULT_DB_POOL_SIZE
+    db_pool_timeout: PositiveInt = DEFAULT_DB_POOL_TIMEOUT_SECONDS
+    redis_url: str | None = None
+    cors_allowed_origins: CSV = []
+    forwarded_allow_ips: CSV = []
+    first_admin_email: str | None = None
+    first_admin_password: str | None = None
+
+    @field_validator("cors_allowed_origins", "forwarded_allow_ips", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _require_secret_in_production(self) -> Settings:
+        check_secret(self.app_env, self.jwt_secret_key)
+        return self
+
+    def flask_config(self) -> dict[str, Any]:
+        """The Flask configuration keys these settings give."""
+        return {
+            "APP_ENV": self.app_env,
+            "SQLALCHEMY_DATABASE_URI": database_uri(self.database_url),
+            "REDIS_URL": self.redis_url,
+            "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
+            "JWT_SECRET_KEY": self.jwt_secret_key or DEVELOPMENT_SECRET_KEY,
+            "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=self.access_token_minutes),
+            "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=self.refresh_token_days),
+            "LOGIN_MAX_FAILURES": self.login_max_failures,
+            "LOGIN_FAILURE_WINDOW_SECONDS": self.login_failure_window_seconds,
+            "DB_POOL_SIZE": self.db_pool_size,
+            "DB_POOL_TIMEOUT": self.db_pool_timeout,
+            "CORS_ALLOWED_ORIGINS": self.cors_allowed_origins,
+            "FORWARDED_ALLOW_IPS": self.forwarded_allow_ips,
+            "FIRST_ADMIN_EMAIL": self.first_admin_email,
+            "FIRST_ADMIN_PASSWORD": self.first_admin_password,
+        }
 
 
 def database_uri(url: str) -> str:
@@ -64,32 +103,13 @@ def check_secret(app_env: str, secret: str | None) -> None:
         )
 
 
-def from_environ(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
-    """Build the Flask configuration mapping from environment variables."""
-    app_env = environ.get("APP_ENV", "development").strip() or "development"
-    if app_env not in APP_ENVS:
-        raise ConfigError(f"APP_ENV must be one of {', '.join(APP_ENVS)}, got {app_env!r}.")
-    secret = environ.get("JWT_SECRET_KEY") or None
-    check_secret(app_env, secret)
-    uri = database_uri(environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL)
-    access_minutes = _int(environ, "ACCESS_TOKEN_MINUTES", 15)
-    return {
-        "APP_ENV": app_env,
-        "SQLALCHEMY_DATABASE_URI": uri,
-        "REDIS_URL": environ.get("REDIS_URL", "").strip() or None,
-        "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
-        "JWT_SECRET_KEY": secret or DEVELOPMENT_SECRET_KEY,
-        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=access_minutes),
-        "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=_int(environ, "REFRESH_TOKEN_DAYS", 7)),
-        "LOGIN_MAX_FAILURES": _int(environ, "LOGIN_MAX_FAILURES", 5),
-        "LOGIN_FAILURE_WINDOW_SECONDS": _int(environ, "LOGIN_FAILURE_WINDOW_SECONDS", 60),
-        "DB_POOL_SIZE": _int(environ, "DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE),
-        "DB_POOL_TIMEOUT": _int(environ, "DB_POOL_TIMEOUT", DEFAULT_DB_POOL_TIMEOUT_SECONDS),
-        "CORS_ALLOWED_ORIGINS": _csv(environ, "CORS_ALLOWED_ORIGINS"),
-        "FORWARDED_ALLOW_IPS": _csv(environ, "FORWARDED_ALLOW_IPS"),
-        "FIRST_ADMIN_EMAIL": environ.get("FIRST_ADMIN_EMAIL") or None,
-        "FIRST_ADMIN_PASSWORD": environ.get("FIRST_ADMIN_PASSWORD") or None,
-    }
+def from_environ() -> dict[str, Any]:
+    """The Flask configuration from the environment; a bad value is a ConfigError naming it."""
+    try:
+        return Settings().flask_config()
+    except ValidationError as error:
+        problems = [f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()]
+        raise ConfigError("; ".join(problems)) from None
 
 
 # Flask-JWT-Extended settings that give the token shape shared by the three

@@ -10,7 +10,7 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,7 +21,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from psycopg import sql
 
 from app import create_app
-from app.config import database_uri
+from app.config import Settings, database_uri, from_environ
 from app.extensions import db
 
 PASSWORD = "correct horse battery"
@@ -63,6 +63,23 @@ def postgres_url() -> str:
     except OSError:
         pytest.skip(f"no PostgreSQL answers at {url}")
     return url
+
+
+ConfigFrom = Callable[[dict[str, str]], dict[str, Any]]
+
+
+@pytest.fixture
+def config_from(monkeypatch: pytest.MonkeyPatch) -> ConfigFrom:
+    """The Flask configuration of an environment holding exactly these variables."""
+
+    def load(environ: dict[str, str]) -> dict[str, Any]:
+        for name in Settings.model_fields:
+            monkeypatch.delenv(name.upper(), raising=False)
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
+        return from_environ()
+
+    return load
 
 
 @pytest.fixture

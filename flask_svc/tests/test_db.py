@@ -14,12 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.pool import QueuePool
 
 from app import create_app, services
-from app.config import ConfigError, from_environ
+from app.config import ConfigError
 from app.db import engine_options
 from app.extensions import db
 from app.models import User
 
-from .conftest import Api, bearer
+from .conftest import Api, ConfigFrom, bearer
 
 
 @pytest.fixture
@@ -28,20 +28,20 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'test.sqlite3'}"
 
 
-def test_pool_settings_default_to_five_connections_and_two_seconds() -> None:
-    config = from_environ({})
+def test_pool_settings_default_to_five_connections_and_two_seconds(config_from: ConfigFrom) -> None:
+    config = config_from({})
     assert (config["DB_POOL_SIZE"], config["DB_POOL_TIMEOUT"]) == (5, 2)
 
 
-def test_pool_settings_are_read_from_the_environment() -> None:
-    config = from_environ({"DB_POOL_SIZE": "3", "DB_POOL_TIMEOUT": "7"})
+def test_pool_settings_are_read_from_the_environment(config_from: ConfigFrom) -> None:
+    config = config_from({"DB_POOL_SIZE": "3", "DB_POOL_TIMEOUT": "7"})
     assert (config["DB_POOL_SIZE"], config["DB_POOL_TIMEOUT"]) == (3, 7)
 
 
 @pytest.mark.parametrize(("name", "value"), [("DB_POOL_SIZE", "0"), ("DB_POOL_TIMEOUT", "soon")])
-def test_invalid_pool_settings_are_refused(name: str, value: str) -> None:
+def test_invalid_pool_settings_are_refused(name: str, value: str, config_from: ConfigFrom) -> None:
     with pytest.raises(ConfigError, match=name):
-        from_environ({name: value})
+        config_from({name: value})
 
 
 def test_pool_settings_reach_the_engine(app_config: dict[str, Any]) -> None:

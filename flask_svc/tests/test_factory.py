@@ -10,10 +10,11 @@ from app.config import (
     DEFAULT_DATABASE_URL,
     ConfigError,
     database_uri,
-    from_environ,
 )
 from app.db import engine_options
 from app.security import hash_password
+
+from .conftest import ConfigFrom
 
 
 def test_config(app: Flask, tmp_path: Path) -> None:
@@ -23,8 +24,8 @@ def test_config(app: Flask, tmp_path: Path) -> None:
     assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
 
 
-def test_defaults_from_an_empty_environment() -> None:
-    config = from_environ({})
+def test_defaults_from_an_empty_environment(config_from: ConfigFrom) -> None:
+    config = config_from({})
     assert config["APP_ENV"] == "development"
     assert config["SQLALCHEMY_DATABASE_URI"] == DEFAULT_DATABASE_URL
     assert config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds() == 15 * 60
@@ -41,16 +42,18 @@ def test_default_database_is_inside_the_service_folder() -> None:
 
 
 @pytest.mark.parametrize("secret", [None, "", "short"])
-def test_production_refuses_a_missing_or_short_secret(secret: str | None) -> None:
+def test_production_refuses_a_missing_or_short_secret(
+    secret: str | None, config_from: ConfigFrom
+) -> None:
     environ = {"APP_ENV": "production"}
     if secret is not None:
         environ["JWT_SECRET_KEY"] = secret
     with pytest.raises(ConfigError, match="JWT_SECRET_KEY"):
-        from_environ(environ)
+        config_from(environ)
 
 
-def test_production_accepts_a_long_secret() -> None:
-    config = from_environ({"APP_ENV": "production", "JWT_SECRET_KEY": "x" * 32})
+def test_production_accepts_a_long_secret(config_from: ConfigFrom) -> None:
+    config = config_from({"APP_ENV": "production", "JWT_SECRET_KEY": "x" * 32})
     assert config["JWT_SECRET_KEY"] == "x" * 32
 
 
@@ -59,9 +62,9 @@ def test_create_app_refuses_production_without_secret() -> None:
         create_app({"APP_ENV": "production"})
 
 
-def test_invalid_numbers_are_named() -> None:
+def test_invalid_numbers_are_named(config_from: ConfigFrom) -> None:
     with pytest.raises(ConfigError, match="ACCESS_TOKEN_MINUTES"):
-        from_environ({"ACCESS_TOKEN_MINUTES": "soon"})
+        config_from({"ACCESS_TOKEN_MINUTES": "soon"})
 
 
 def test_database_urls_get_this_services_driver(
@@ -85,8 +88,8 @@ def test_postgres_fails_fast_and_replaces_dropped_connections(uri: str) -> None:
     assert (options["pool_size"], options["max_overflow"]) == (5, 0)
 
 
-def test_cors_and_proxies_are_lists() -> None:
-    config = from_environ(
+def test_cors_and_proxies_are_lists(config_from: ConfigFrom) -> None:
+    config = config_from(
         {"CORS_ALLOWED_ORIGINS": "http://a.test, http://b.test", "FORWARDED_ALLOW_IPS": "10.0.0.1"}
     )
     assert config["CORS_ALLOWED_ORIGINS"] == ["http://a.test", "http://b.test"]
