@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import functools
 import json
+import os
 import secrets
 import threading
 import time
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 API = "/api/v1"
 USERS = f"{API}/users"
 ME = f"{API}/users/me"
+# The services' JWT_ISSUER (the contract's default unless a run says otherwise).
+ISSUER = os.environ.get("CONTRACT_JWT_ISSUER") or "user-api"
 PASSWORD = f"{API}/users/me/password"
 TOKEN = f"{API}/auth/token"
 REFRESH = f"{API}/auth/refresh"

@@ -9,7 +9,20 @@ from typing import Any
 import jwt
 import pytest
 
-from helpers import ME, REFRESH, USERS, Account, Api, bearer, claims, forge, problem, sign, unsigned
+from helpers import (
+    ISSUER,
+    ME,
+    REFRESH,
+    USERS,
+    Account,
+    Api,
+    bearer,
+    claims,
+    forge,
+    problem,
+    sign,
+    unsigned,
+)
 
 INVALID = 'Bearer error="invalid_token"'
 
@@ -47,6 +60,7 @@ def test_exactly_the_contract_claims_are_enough(api: Api, reader: Account, secre
             "jti": "manual-jti-1",
             "iat": now - 5,
             "exp": now + 300,
+            "iss": ISSUER,
         },
         secret,
     )
@@ -58,12 +72,19 @@ def test_exactly_the_contract_claims_are_enough(api: Api, reader: Account, secre
             "jti": "manual-jti-2",
             "iat": now - 5,
             "exp": now + 300,
+            "iss": ISSUER,
             "fresh": False,
             "whatever": [1, 2],
         },
         secret,
     )
     assert api.me(extra).status_code == 200
+
+
+def test_claims_the_contract_does_not_name_are_ignored_aud_included(
+    api: Api, reader: Account, secret: str
+) -> None:
+    assert api.me(forge(reader.access, secret, aud="another-audience")).status_code == 200
 
 
 def test_bad_signature(api: Api, reader: Account) -> None:
@@ -115,7 +136,7 @@ def test_not_yet_valid(api: Api, reader: Account, secret: str, claim: str) -> No
     _rejected(api, sign({**claims(account.access), claim: now + 20}, secret))
 
 
-@pytest.mark.parametrize("claim", ["exp", "iat", "sub", "type", "jti"])
+@pytest.mark.parametrize("claim", ["exp", "iat", "sub", "type", "jti", "iss"])
 def test_missing_claims(api: Api, reader: Account, secret: str, claim: str) -> None:
     account = reader
     _rejected(api, forge(account.access, secret, drop=[claim]))
@@ -144,6 +165,15 @@ def test_missing_claims(api: Api, reader: Account, secret: str, claim: str) -> N
         ("exp", "9999999999"),
         ("iat", "0"),
         ("exp", 1.5),
+        # One reading of every detail, and no token that reaches the database badly.
+        ("sub", "02"),
+        ("jti", "a\x00b"),
+        ("jti", "\ud800"),
+        ("jti", "with space"),
+        ("exp", 10**20),
+        ("nbf", "0"),
+        ("nbf", 1.5),
+        ("iss", "another-service"),
     ],
 )
 def test_bad_claim_values(api: Api, reader: Account, secret: str, claim: str, value: Any) -> None:
@@ -183,6 +213,7 @@ def test_unknown_valid_refresh_token_starts_a_new_family(api: Api, secret: str) 
             "jti": "foreign-refresh-" + str(now) + "-" + str(account.id),
             "iat": now - 1,
             "exp": now + 3600,
+            "iss": ISSUER,
         },
         secret,
     )
@@ -233,3 +264,16 @@ def test_bad_authorization_headers(api: Api, authorization: str) -> None:
     response = api.client.get(ME, headers={"Authorization": authorization})
     assert response.status_code == 401
     assert response.headers["www-authenticate"] in ('Bearer error="invalid_token"', "Bearer")
+
+
+@pytest.mark.parametrize("separator", ["\t", "  "])
+def test_the_scheme_is_followed_by_exactly_one_space(
+    api: Api, reader: Account, separator: str
+) -> None:
+    response = api.client.get(ME, headers={"Authorization": f"Bearer{separator}{reader.access}"})
+    assert response.status_code == 401
+
+
+def test_two_authorization_headers_authenticate_nobody(api: Api, reader: Account) -> None:
+    twice = [("Authorization", f"Bearer {reader.access}")] * 2
+    assert api.client.get(ME, headers=twice).status_code in (400, 401)

@@ -137,5 +137,18 @@ def test_env_example_lines_are_plain_key_value_pairs() -> None:
 
 def test_secrets_are_not_committed() -> None:
     text = COMPOSE_FILE.read_text(encoding="utf-8")
-    for secret in ("JWT_SECRET_KEY", "POSTGRES_PASSWORD", "REDIS_PASSWORD"):
+    for secret in ("POSTGRES_PASSWORD", "REDIS_PASSWORD"):
         assert re.search(rf"{secret}: \$\{{{secret}:\?", text), f"{secret} must come from .env"
+    for service in ("FASTAPI", "DJANGO", "FLASK"):
+        secret = f"{service}_JWT_SECRET_KEY"
+        assert re.search(rf"JWT_SECRET_KEY: \$\{{{secret}:\?", text), f"{secret} must come from .env"
+
+
+def test_services_with_separate_databases_never_share_a_signing_key(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    keys = {name: services[name]["environment"]["JWT_SECRET_KEY"] for name in SERVICES}
+    issuers = {name: services[name]["environment"]["JWT_ISSUER"] for name in SERVICES}
+    assert len(set(keys.values())) == len(SERVICES), keys
+    assert len(set(issuers.values())) == len(SERVICES), issuers

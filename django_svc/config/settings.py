@@ -68,6 +68,9 @@ CORS_ALLOW_HEADERS = ("authorization", "content-type", "x-request-id")
 CORS_EXPOSE_HEADERS = ("X-Request-ID",)
 CORS_PREFLIGHT_MAX_AGE = 600
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Tokens name this issuer, and only its own are accepted: services that do not
+# share a database must not share both a secret and an issuer.
+JWT_ISSUER = os.environ.get("JWT_ISSUER") or "user-api"
 FIRST_ADMIN_EMAIL = os.environ.get("FIRST_ADMIN_EMAIL", "")
 FIRST_ADMIN_PASSWORD = os.environ.get("FIRST_ADMIN_PASSWORD", "")
 FORWARDED_ALLOW_IPS = os.environ.get("FORWARDED_ALLOW_IPS", "")
@@ -252,6 +255,7 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(days=REFRESH_TOKEN_DAYS),
     "ALGORITHM": "HS256",
     "SIGNING_KEY": JWT_SECRET_KEY,
+    "ISSUER": JWT_ISSUER,
     "LEEWAY": 0,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",

@@ -25,6 +25,7 @@ def claims_for(user: User, **changes: Any) -> dict[str, Any]:
         "jti": str(uuid.uuid4()),
         "iat": now,
         "exp": now + 60,
+        "iss": "user-api",
     }
     base.update(changes)
     return {k: v for k, v in base.items() if v is not ...}
@@ -37,7 +38,7 @@ def status(token: str) -> int:
 def test_a_token_of_the_shared_shape_is_accepted(user_client: tuple[Any, User, Any]) -> None:
     _, user, pair = user_client
     payload = jwt.decode(pair["access_token"], settings.JWT_SECRET_KEY, algorithms=["HS256"])
-    assert set(payload) == {"sub", "type", "jti", "iat", "exp"}
+    assert set(payload) == {"sub", "type", "jti", "iat", "exp", "iss"}
     assert payload["sub"] == str(user.pk)
     assert payload["type"] == "access"
     assert str(uuid.UUID(payload["jti"])) == payload["jti"]
@@ -52,6 +53,14 @@ def test_a_token_of_the_shared_shape_is_accepted(user_client: tuple[Any, User, A
         {"sub": " 1"},
         {"sub": "0"},
         {"sub": "9" * 25},
+        {"sub": "02"},
+        {"jti": "a\x00b"},
+        {"jti": "\ud800"},
+        {"exp": 10**20},
+        {"nbf": "0"},
+        {"nbf": 1.5},
+        {"iss": "another-service"},
+        {"iss": ...},
         {"type": "refresh"},
         {"jti": ""},
         {"jti": 5},

@@ -9,6 +9,7 @@
   deactivated user's tokens, and a demoted admin's rights, stop at once.
 """
 
+import re
 from typing import Any
 
 from rest_framework.exceptions import AuthenticationFailed
@@ -21,17 +22,21 @@ from users.models import User
 from users.revocation import is_token_revoked
 from users.tokens import AccessToken
 
+# RFC 6750: the scheme (in any case), one space, a b64token; nothing else.
+BEARER = re.compile(r"bearer ([A-Za-z0-9._~+/-]+=*)", re.IGNORECASE)
+
 
 class BearerTokenAuthentication(JWTAuthentication):
     def authenticate(self, request: Request) -> tuple[User, AccessToken] | None:  # type: ignore[override]
         header = request.META.get("HTTP_AUTHORIZATION")
         if header is None:
             return None
-        parts = header.split()
-        if len(parts) != 2 or parts[0].lower() != "bearer":
+        # Two headers arrive joined by a comma, which no token holds.
+        match = BEARER.fullmatch(header)
+        if match is None:
             raise AuthenticationFailed(INVALID_TOKEN)
         try:
-            token = AccessToken(parts[1])
+            token = AccessToken(match.group(1))  # type: ignore[arg-type]
         except TokenError as exc:
             raise AuthenticationFailed(INVALID_TOKEN) from exc
         if is_token_revoked(jti=token.jti):

@@ -10,6 +10,7 @@ with the settings in `SIMPLE_JWT`. What it lacks is added here:
   (simplejwt's blacklist app covers refresh tokens only).
 """
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any, TypedDict, cast
@@ -35,8 +36,12 @@ from users import revocation
 from users.models import RefreshToken as RefreshTokenRecord
 from users.models import User
 
-REQUIRED_CLAIMS = ("exp", "iat", "sub", "type", "jti")
-MAX_USER_ID = 2**63 - 1
+REQUIRED_CLAIMS = ("exp", "iat", "sub", "type", "jti", "iss")
+# The contract's one reading of a token: canonical decimal ids, printable-ASCII jtis,
+# times that fit a date.
+SUBJECT = re.compile(r"[1-9][0-9]{0,18}")
+JTI = re.compile(r"[\x21-\x7e]{1,64}")
+MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
 
 
 class StrictTokenBackend(TokenBackend):
@@ -48,6 +53,7 @@ class StrictTokenBackend(TokenBackend):
                 token,
                 self.get_verifying_key(token),
                 algorithms=[self.algorithm],
+                issuer=self.issuer,
                 leeway=self.get_leeway(),
                 options={
                     "verify_signature": verify,
@@ -57,7 +63,7 @@ class StrictTokenBackend(TokenBackend):
             )
         except jwt.ExpiredSignatureError as exc:
             raise TokenBackendExpiredToken(_("Token is expired")) from exc
-        except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
+        except (jwt.InvalidTokenError, ValueError, TypeError, OverflowError) as exc:
             raise TokenBackendError(_("Token is invalid")) from exc
         return payload
 
@@ -65,6 +71,7 @@ class StrictTokenBackend(TokenBackend):
 token_backend = StrictTokenBackend(
     api_settings.ALGORITHM,
     api_settings.SIGNING_KEY,
+    issuer=api_settings.ISSUER,
     leeway=api_settings.LEEWAY,
 )
 
@@ -79,18 +86,16 @@ class StrictClaimsMixin:
         self.payload[api_settings.JTI_CLAIM] = str(uuid.uuid4())  # simplejwt uses .hex
 
     def verify(self) -> None:
-        # Types first: simplejwt's own checks assume an integer `exp`.
-        for claim in ("exp", "iat"):
-            if type(self.payload[claim]) is not int:
+        # Types first: simplejwt's own checks assume an integer `exp` that fits a date.
+        for claim in ("exp", "iat", "nbf"):
+            value = self.payload.get(claim, 0)
+            if type(value) is not int or value > MAX_TIMESTAMP:
                 raise TokenError(_("Token is invalid"))
         super().verify()  # type: ignore[misc]  # exp, jti present, type matches
-        sub = self.payload["sub"]
-        if not (isinstance(sub, str) and sub.isascii() and sub.isdigit() and len(sub) <= 19):
+        sub, jti = self.payload["sub"], self.payload["jti"]
+        if not (isinstance(sub, str) and SUBJECT.fullmatch(sub) and int(sub) < 2**63):
             raise TokenError(_("Token is invalid"))
-        if not 1 <= int(sub) <= MAX_USER_ID:
-            raise TokenError(_("Token is invalid"))
-        jti = self.payload["jti"]
-        if not (isinstance(jti, str) and 1 <= len(jti) <= 64):
+        if not (isinstance(jti, str) and JTI.fullmatch(jti)):
             raise TokenError(_("Token is invalid"))
 
     @property

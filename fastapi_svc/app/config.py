@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     app_env: Literal["development", "production", "test"] = "development"
     database_url: str = DEFAULT_DATABASE_URL
     jwt_secret_key: str | None = None
+    # Tokens name this issuer, and only its own are accepted: services that do not
+    # share a database must not share both a secret and an issuer.
+    jwt_issuer: str = Field(default="user-api", min_length=1)
     access_token_minutes: int = Field(default=15, ge=1)
     refresh_token_days: int = Field(default=7, ge=1)
     login_max_failures: int = Field(default=5, ge=1)

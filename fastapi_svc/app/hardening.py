@@ -8,6 +8,7 @@
 """
 
 import json
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl
@@ -181,13 +182,16 @@ class BodyLimitMiddleware:
             await send_problem(send, 413, "The request body is larger than 1 MiB.")
 
 
+# RFC 6750: the scheme (in any case), one space, a b64token; nothing else.
+BEARER = re.compile(r"bearer ([A-Za-z0-9._~+/-]+=*)", re.IGNORECASE)
+
+
 def bearer_token(request: Request) -> str:
-    """The token from the Authorization header only; the scheme is case-insensitive."""
-    header = request.headers.get("authorization")
-    if header is None:
+    """The token of the one Authorization header; two headers authenticate nobody."""
+    values = request.headers.getlist("authorization")
+    if not values:
         raise errors.unauthorized()
-    scheme, _, token = header.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token:
+    match = BEARER.fullmatch(values[0]) if len(values) == 1 else None
+    if match is None:
         raise errors.invalid_token()
-    return token
+    return match.group(1)

@@ -35,7 +35,7 @@ def test_round_trip(settings: Settings) -> None:
     claims = decode_token(settings, issued.token, expected_type="access")
     assert (claims.user_id, claims.jti, claims.type) == (42, issued.jti, "access")
     payload = jwt.decode(issued.token, SECRET, algorithms=["HS256"])
-    assert set(payload) == {"sub", "type", "jti", "iat", "exp"}
+    assert set(payload) == {"sub", "type", "jti", "iat", "exp", "iss"}
     assert payload["sub"] == "42"
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import Field, PositiveInt, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     app_env: Literal["development", "production", "test"] = "development"
     database_url: str = DEFAULT_DATABASE_URL
     jwt_secret_key: str | None = None
+    # Tokens name this issuer, and only its own are accepted: services that do not
+    # share a database must not share both a secret and an issuer.
+    jwt_issuer: str = Field(default="user-api", min_length=1)
     access_token_minutes: PositiveInt = 15
     refresh_token_days: PositiveInt = 7
     login_max_failures: PositiveInt = 5
@@ -66,6 +69,8 @@ class Settings(BaseSettings):
             "REDIS_URL": self.redis_url,
             "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
             "JWT_SECRET_KEY": self.jwt_secret_key or DEVELOPMENT_SECRET_KEY,
+            "JWT_ENCODE_ISSUER": self.jwt_issuer,
+            "JWT_DECODE_ISSUER": self.jwt_issuer,
             "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=self.access_token_minutes),
             "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=self.refresh_token_days),
             "LOGIN_MAX_FAILURES": self.login_max_failures,

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -136,10 +137,15 @@ def form_body() -> dict[str, str]:
     return result
 
 
+# RFC 6750: the scheme (in any case), one space, a b64token; nothing else.
+BEARER = re.compile(r"bearer ([A-Za-z0-9._~+/-]+=*)", re.IGNORECASE)
+
+
 class AuthorizationSchemeMiddleware:
     """Spell the `Bearer` scheme the way Flask-JWT-Extended compares it.
 
-    HTTP auth schemes are case-insensitive (RFC 9110), the library's check is not.
+    HTTP auth schemes are case-insensitive (RFC 9110), the library's check is not; the
+    library would also split on any whitespace and take the first of several values.
     """
 
     def __init__(self, app: WSGIApplication) -> None:
@@ -147,8 +153,8 @@ class AuthorizationSchemeMiddleware:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         value = environ.get("HTTP_AUTHORIZATION")
-        if value:
-            scheme, _, credentials = value.strip().partition(" ")
-            if scheme.lower() == "bearer" and scheme != "Bearer":
-                environ["HTTP_AUTHORIZATION"] = f"Bearer {credentials.strip()}"
+        if value is not None:
+            match = BEARER.fullmatch(value)
+            # A header the library rejects as a token it cannot use.
+            environ["HTTP_AUTHORIZATION"] = f"Bearer {match.group(1)}" if match else "Malformed"
         return self.app(environ, start_response)

@@ -20,8 +20,12 @@ from .extensions import db, insert_ignoring_conflicts
 from .models import RefreshToken, RevokedToken, User, utcnow
 from .schemas import TokenPair
 
+# The contract's one reading of a token: canonical decimal ids, printable-ASCII jtis,
+# times that fit a date.
 SUBJECT = re.compile(r"[1-9][0-9]{0,18}")
-REQUIRED_CLAIMS = ("sub", "type", "jti", "iat", "exp")
+JTI = re.compile(r"[\x21-\x7e]{1,64}")
+MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
+REQUIRED_CLAIMS = ("sub", "type", "jti", "iat", "exp", "iss")
 REVOKED_PREFIX = "revoked:"
 
 
@@ -33,12 +37,12 @@ def claims_problem(claims: dict[str, Any]) -> str | None:
     sub, jti = claims["sub"], claims["jti"]
     if not isinstance(sub, str) or not SUBJECT.fullmatch(sub) or int(sub) >= 2**63:
         return "Invalid claim: sub"
-    if not isinstance(jti, str) or not 1 <= len(jti) <= 64:
+    if not isinstance(jti, str) or not JTI.fullmatch(jti):
         return "Invalid claim: jti"
     for claim in ("iat", "exp", "nbf"):
         # Integer seconds only: PyJWT would also take "9999999999" or a float.
         value = claims.get(claim, 0)
-        if not isinstance(value, int) or isinstance(value, bool):
+        if not isinstance(value, int) or isinstance(value, bool) or value > MAX_TIMESTAMP:
             return f"Invalid claim: {claim}"
     if claims["type"] not in ("access", "refresh"):
         return "Invalid claim: type"

@@ -178,6 +178,7 @@ def test_refresh_token_from_elsewhere_starts_a_family(api: Api, client: FlaskCli
             "jti": str(uuid.uuid4()),
             "iat": now,
             "exp": now + 3600,
+            "iss": "user-api",
         },
         SECRET,
         algorithm="HS256",
