@@ -141,7 +141,8 @@ def test_secrets_are_not_committed() -> None:
         assert re.search(rf"{secret}: \$\{{{secret}:\?", text), f"{secret} must come from .env"
     for service in ("FASTAPI", "DJANGO", "FLASK"):
         secret = f"{service}_JWT_SECRET_KEY"
-        assert re.search(rf"JWT_SECRET_KEY: \$\{{{secret}:\?", text), f"{secret} must come from .env"
+        found = re.search(rf"JWT_SECRET_KEY: \$\{{{secret}:\?", text)
+        assert found, f"{secret} must come from .env"
 
 
 def test_services_with_separate_databases_never_share_a_signing_key(
