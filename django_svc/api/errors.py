@@ -39,6 +39,7 @@ EMAIL_TAKEN = "A user with this email already exists."
 THROTTLED = "Too many failed login attempts. Try again later."
 UNAVAILABLE = "Service temporarily unavailable."
 INVALID_BODY = "The request body is invalid."
+MAX_FIELD_ERRORS = 20
 CURRENT_PASSWORD_INCORRECT = "The current password is incorrect."
 
 
@@ -56,7 +57,7 @@ def problem_response(
         "detail": detail,
     }
     if errors is not None:
-        body["errors"] = errors
+        body["errors"] = errors[:MAX_FIELD_ERRORS]
     response = HttpResponse(
         json.dumps(body), status=status, content_type="application/problem+json"
     )

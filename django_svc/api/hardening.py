@@ -9,12 +9,14 @@
 
 import io
 import json
+import logging
 from collections.abc import Mapping
 from typing import IO, Any
 
 from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from gunicorn.http.errors import ParseException
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
@@ -22,6 +24,8 @@ from api.errors import problem_response
 from config.middleware import GetResponse
 
 MAX_DEPTH = 64
+
+log = logging.getLogger(__name__)
 
 
 class _DuplicateKeyError(ValueError):
@@ -117,11 +121,15 @@ class BodySizeLimitMiddleware:
         elif chunked and "wsgi.input" in request.META:
             source = request.META["wsgi.input"]
             buffer = bytearray()
-            while len(buffer) <= self.limit:
-                chunk = source.read(min(65536, self.limit + 1 - len(buffer)))
-                if not chunk:
-                    break
-                buffer.extend(chunk)
+            try:
+                while len(buffer) <= self.limit:
+                    chunk = source.read(min(65536, self.limit + 1 - len(buffer)))
+                    if not chunk:
+                        break
+                    buffer.extend(chunk)
+            except (OSError, ParseException) as error:  # a client gone mid-body, a bad chunk
+                log.info("request body unreadable: %s", type(error).__name__)
+                return problem_response(400, "The request body could not be read.")
             if len(buffer) > self.limit:
                 return self._too_large()
             data = bytes(buffer)

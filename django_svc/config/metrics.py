@@ -13,6 +13,7 @@ With several workers the exposition adds up every worker's samples
 
 import os
 import re
+from typing import Any
 
 from django.http import HttpRequest, HttpResponseBase
 from django_prometheus import middleware
@@ -34,6 +35,10 @@ def route_template(request: HttpRequest) -> str:
     if match is None or not match.route:
         return "none"
     return "/" + PATH_PARAMETER.sub(r"{\1}", match.route)
+
+
+# Any other method (a client can send any token) is recorded as `OTHER`: labels stay bounded.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class Metrics(middleware.Metrics):  # type: ignore[misc]
@@ -59,8 +64,9 @@ class PrometheusBeforeMiddleware(middleware.PrometheusBeforeMiddleware):  # type
         handler = route_template(request)
         # Scrapes are not traffic; the other services leave them out too.
         if started is not None and handler != METRICS_PATH:
+            method = request.method if request.method in METHODS else "OTHER"
             self.metrics.request_duration.labels(
-                method=request.method, handler=handler, status=str(response.status_code)
+                method=method, handler=handler, status=str(response.status_code)
             ).observe(TimeSince(started))
         return response
 
@@ -68,6 +74,14 @@ class PrometheusBeforeMiddleware(middleware.PrometheusBeforeMiddleware):  # type
 class PrometheusAfterMiddleware(middleware.PrometheusAfterMiddleware):  # type: ignore[misc]
     # The same Metrics as the Before middleware: each metric is registered once.
     metrics_cls = Metrics
+
+    def label_metric(
+        self, metric: Any, request: HttpRequest, response: Any = None, **labels: Any
+    ) -> Any:
+        # django-prometheus labels its per-view latency by the raw method.
+        if labels.get("method") not in (None, *METHODS):
+            labels["method"] = "OTHER"
+        return super().label_metric(metric, request, response, **labels)
 
 
 def metrics_registry() -> CollectorRegistry:

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Scope
 
@@ -18,6 +19,7 @@ logger = logging.getLogger("app.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 RETRY_AFTER_UNAVAILABLE = "5"
+MAX_FIELD_ERRORS = 20
 
 # RFC 9110 phrases (not the older spellings of Python's http module).
 TITLES = {
@@ -29,6 +31,7 @@ TITLES = {
     409: "Conflict",
     413: "Content Too Large",
     415: "Unsupported Media Type",
+    431: "Request Header Fields Too Large",
     422: "Unprocessable Content",
     429: "Too Many Requests",
     500: "Internal Server Error",
@@ -79,7 +82,7 @@ def problem_body(
         "detail": detail or DEFAULT_DETAILS.get(status, "The request failed."),
     }
     if errors is not None:
-        body["errors"] = [dict(e) for e in errors]
+        body["errors"] = [dict(e) for e in errors[:MAX_FIELD_ERRORS]]
     return json.dumps(body, ensure_ascii=False).encode()
 
 
@@ -217,6 +220,12 @@ async def _unavailable_handler(_request: Request, exc: Exception) -> Response:
     return problem_response(problem.status, problem.detail, headers=problem.headers)
 
 
+async def _disconnect_handler(request: Request, _exc: Exception) -> Response:
+    # Nobody is left to answer; the status only goes to the log line and the metrics.
+    logger.info("client disconnected before its request body was read: %s", request.url.path)
+    return problem_response(400, "The client disconnected before sending the whole body.")
+
+
 async def _unexpected_handler(_request: Request, exc: Exception) -> Response:
     logger.error("unhandled error", exc_info=exc)
     return problem_response(500)
@@ -242,4 +251,5 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
     for error in UNAVAILABLE_ERRORS:
         app.add_exception_handler(error, _unavailable_handler)
+    app.add_exception_handler(ClientDisconnect, _disconnect_handler)
     app.add_exception_handler(Exception, _unexpected_handler)

@@ -24,6 +24,7 @@ from app.middleware import send_problem
 
 MAX_JSON_DEPTH = 64
 MAX_BODY_BYTES = 1024 * 1024
+MAX_HEADER_BYTES = 8 * 1024
 JSON_MEDIA_TYPE = "application/json"
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 
@@ -80,7 +81,7 @@ def parse_json(body: bytes) -> Any:
             parse_constant=_reject_constant,
             object_pairs_hook=_object_without_duplicates,
         )
-    except json.JSONDecodeError:
+    except ValueError:  # not JSON, or a number of more digits than Python converts
         _bad_request("The request body is not valid JSON.")
     except RecursionError:
         _bad_request("The request body is nested too deeply.")
@@ -135,8 +136,9 @@ class BodyTooLargeError(HTTPException):
         super().__init__(413, detail="The request body is larger than 1 MiB.")
 
 
-class BodyLimitMiddleware:
-    """413 from Content-Length before reading; for chunked bodies, as the bytes arrive."""
+class RequestLimitsMiddleware:
+    """431 for a header over 8 KiB (uvicorn's h11 limits the whole head to 64 KiB); 413
+    from Content-Length before reading, and for chunked bodies as the bytes arrive."""
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -145,6 +147,9 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if any(len(value) > MAX_HEADER_BYTES for _, value in scope["headers"]):
+            await send_problem(send, 431, "A request header is larger than 8 KiB.")
             return
         length = Headers(scope=scope).get("content-length")
         if length is not None:

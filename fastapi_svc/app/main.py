@@ -12,7 +12,7 @@ from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.docs import OPENAPI_URL, TITLE, VERSION, add_docs, build_openapi
 from app.errors import register_error_handlers
-from app.hardening import BodyLimitMiddleware
+from app.hardening import RequestLimitsMiddleware
 from app.metrics import instrument_metrics
 from app.middleware import (
     HeadMiddleware,
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
 
     # Added innermost first: the request context wraps everything else.
-    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(RequestLimitsMiddleware)
     app.add_middleware(HeadMiddleware)
     app.add_middleware(
         CORSMiddleware,

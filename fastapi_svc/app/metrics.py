@@ -36,9 +36,13 @@ def route_template(handler: str) -> str:
     return CONVERTER.sub(r"{\1}", handler)
 
 
+# Any other method (a client can send any token) is recorded as `OTHER`: labels stay bounded.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def observe_request(info: Info) -> None:
     REQUEST_DURATION.labels(
-        method=info.method,
+        method=info.method if info.method in METHODS else "OTHER",
         handler=route_template(info.modified_handler),
         status=info.modified_status,
     ).observe(info.modified_duration)

@@ -68,6 +68,9 @@ def server_config(settings: Settings) -> uvicorn.Config:
         forwarded_allow_ips=forwarded or "",
         timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
         timeout_keep_alive=settings.keep_alive_seconds,
+        # h11 bounds a request's head (httptools takes headers of any size).
+        http="h11",
+        h11_max_incomplete_event_size=64 * 1024,
         access_log=False,  # the app logs one JSON line per request itself
         server_header=False,
         log_level="info",

@@ -9,7 +9,7 @@ from typing import Any
 import redis
 from flask import Flask
 
-from . import cli, config, db, errors, middleware, security, telemetry
+from . import cli, config, db, errors, hardening, middleware, security, telemetry
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application from the environment, with `test_config` overriding it."""
     app = Flask(__name__, static_folder=None)
+    app.request_class = hardening.BoundedMethodRequest
     app.config.from_mapping(config.JWT_SETTINGS)
     app.config.from_mapping(config.from_environ())
     if test_config is not None:

@@ -57,6 +57,7 @@ BEARER = "Bearer"
 BEARER_INVALID = 'Bearer error="invalid_token"'
 
 FieldError = dict[str, str]
+MAX_FIELD_ERRORS = 20
 
 
 class EmailTakenError(Exception):
@@ -114,7 +115,7 @@ def problem(
         "detail": detail or DEFAULT_DETAILS.get(status, "The request failed."),
     }
     if errors is not None:
-        body["errors"] = list(errors)
+        body["errors"] = list(errors)[:MAX_FIELD_ERRORS]
     response = Response(json.dumps(body), mimetype="application/problem+json")
     # The RFC 9110 reason phrase (Werkzeug's table has older spellings).
     response.status = f"{status} {TITLES[status]}" if status in TITLES else str(status)

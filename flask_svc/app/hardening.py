@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from flask import current_app, g, request
+from flask import Request, current_app, g, request
+from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .errors import ApiError
@@ -23,8 +25,24 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 MAX_DEPTH = 64
+
+log = logging.getLogger(__name__)
 JSON_MEDIA_TYPE = "application/json"
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+
+
+# The methods HTTP defines; any other token a client sends is read as `OTHER`.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class BoundedMethodRequest(Request):
+    """Flask answers an unknown method 405 all the same; reading it as `OTHER` keeps the
+    metrics (labelled by `request.method`) to a bounded set of labels."""
+
+    def __init__(self, environ: WSGIEnvironment, *args: Any, **kwargs: Any) -> None:
+        super().__init__(environ, *args, **kwargs)
+        if self.method not in METHODS:
+            self.method = "OTHER"
 
 
 class MalformedBody(ApiError):
@@ -43,17 +61,21 @@ def read_body() -> bytes:
     cached: bytes | None = g.get("raw_body")
     if cached is not None:
         return cached
-    if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
-        body = request.get_data(cache=True)
-    else:
-        limit = current_app.config["MAX_CONTENT_LENGTH"]
-        stream = request.environ["wsgi.input"]
-        buffer = bytearray()
-        while chunk := stream.read(64 * 1024):
-            buffer += chunk
-            if len(buffer) > limit:
-                raise RequestEntityTooLarge()
-        body = bytes(buffer)
+    try:
+        if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
+            body = request.get_data(cache=True)
+        else:
+            limit = current_app.config["MAX_CONTENT_LENGTH"]
+            stream = request.environ["wsgi.input"]
+            buffer = bytearray()
+            while chunk := stream.read(64 * 1024):
+                buffer += chunk
+                if len(buffer) > limit:
+                    raise RequestEntityTooLarge()
+            body = bytes(buffer)
+    except (OSError, ParseException) as error:  # a client gone mid-body, a malformed chunk
+        log.info("request body unreadable: %s", type(error).__name__)
+        raise MalformedBody("The request body could not be read.") from None
     g.raw_body = body
     return body
 

@@ -50,7 +50,7 @@ async def login_credentials(request: Request) -> TokenRequest:
         data = {}
         for key, value in parse_form(body):
             if key in data:
-                raise errors.APIProblem(400, f"The form field {key} is given more than once.")
+                raise errors.APIProblem(400, "A form field is given more than once.")
             data[key] = value
         model = TokenForm
     elif kind == JSON_MEDIA_TYPE:
