@@ -242,8 +242,10 @@ def test_inactive_users_tokens_stop_at_once(api: Api, admin: dict[str, str]) -> 
         _rejected(api.across_workers, account.access)
     assert api.refresh(account.refresh).status_code == 401
     assert api.client.post(f"{USERS}/{account.id}/activate", headers=admin).status_code == 200
-    # Deactivation is not revocation: the tokens work again once active.
-    assert api.me(account.access).status_code == 200
+    # Deactivation ended every session: reactivation brings no old token back.
+    _rejected(api, account.access)
+    assert api.refresh(account.refresh).status_code == 401
+    assert api.me(api.relogin(account).access).status_code == 200
 
 
 # -- the Authorization header ----------------------------------------------------

@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework.test import APIClient
 
+from tests.conftest import login
 from users.models import User
 
 URL = "/api/v1/users"
@@ -49,7 +50,7 @@ def test_list_query_is_validated(admin_client: tuple[APIClient, User]) -> None:
     assert api.get(URL, {"unknown": "x"}).status_code == HTTPStatus.OK
 
 
-def test_deactivate_stops_tokens_and_activate_restores(
+def test_deactivate_ends_every_session_and_activate_allows_a_new_login(
     admin_client: tuple[APIClient, User], user_client: tuple[APIClient, User, dict[str, Any]]
 ) -> None:
     api, _ = admin_client
@@ -60,6 +61,9 @@ def test_deactivate_stops_tokens_and_activate_restores(
     assert api.post(f"{URL}/{user.pk}/deactivate").status_code == HTTPStatus.OK
     assert user_api.get(f"{URL}/me").status_code == HTTPStatus.UNAUTHORIZED
     assert api.post(f"{URL}/{user.pk}/activate").json()["is_active"] is True
+    assert user_api.get(f"{URL}/me").status_code == HTTPStatus.UNAUTHORIZED
+    pair = login(user_api, user.email)
+    user_api.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access_token']}")
     assert user_api.get(f"{URL}/me").status_code == HTTPStatus.OK
 
 

@@ -50,9 +50,13 @@ def delete_user(*, user: User) -> None:
 
 
 def set_user_active(*, user: User, is_active: bool) -> User:
-    if user.is_active != is_active:
-        user.is_active = is_active
-        user.save(update_fields=["is_active"])
+    """Deactivation also ends every session: reactivation brings no old token back."""
+    with transaction.atomic():
+        if user.is_active != is_active:
+            user.is_active = is_active
+            user.save(update_fields=["is_active"])
+        if not is_active:
+            tokens.revoke_all_for_user(user=user, access=None)
     return user
 
 

@@ -98,8 +98,13 @@ async def delete_user(session: AsyncSession, *, user: User) -> None:
     await session.commit()
 
 
-async def set_user_active(session: AsyncSession, *, user: User, is_active: bool) -> User:
+async def set_user_active(
+    session: AsyncSession, redis: Redis | None, *, user: User, is_active: bool
+) -> User:
+    """Deactivation also ends every session: reactivation brings no old token back."""
     user.is_active = is_active
+    if not is_active:
+        await tokens.revoke_all_for_user(session, redis, user=user, access=None)
     await session.commit()
     return user
 

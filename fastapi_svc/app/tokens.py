@@ -150,7 +150,7 @@ async def revoke_tokens(
 
 
 async def revoke_all_for_user(
-    session: AsyncSession, redis: Redis | None, *, user: User, access: TokenClaims
+    session: AsyncSession, redis: Redis | None, *, user: User, access: TokenClaims | None
 ) -> None:
     """Every refresh token of the user, and every access token issued with one (each is
     recorded beside its refresh token), and the presented one."""
@@ -163,7 +163,8 @@ async def revoke_all_for_user(
         )
     )
     denied = {jti: expires for jti, expires in rows.all() if jti and expires}
-    denied.setdefault(access.jti, datetime.fromtimestamp(access.expires_at, now.tzinfo))
+    if access is not None:
+        denied.setdefault(access.jti, datetime.fromtimestamp(access.expires_at, now.tzinfo))
     for jti, expires_at in denied.items():
         await deny_access_token(session, redis, jti=jti, expires_at=expires_at)
     await session.execute(

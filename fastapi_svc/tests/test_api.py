@@ -235,6 +235,9 @@ async def test_admin_endpoints(client: AsyncClient, app: FastAPI) -> None:
     assert deactivated.json()["is_active"] is False
     assert_problem(await client.get("/api/v1/users/me", headers=bearer(user_tokens)), 401)
     await client.post(f"/api/v1/users/{user['id']}/activate", headers=bearer(admin))
+    # Deactivation ended the session: the old token stays dead, a new login works.
+    assert_problem(await client.get("/api/v1/users/me", headers=bearer(user_tokens)), 401)
+    user_tokens = await login(client, user["email"])
     promoted = await client.patch(
         f"/api/v1/users/{user['id']}", headers=bearer(admin), json={"is_admin": True, "age": None}
     )

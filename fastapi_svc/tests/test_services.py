@@ -51,7 +51,7 @@ async def test_authenticate(session: AsyncSession, settings: Settings) -> None:
     assert (
         await services.authenticate(session, settings, email="no@one.io", password=PASSWORD) is None
     )
-    await services.set_user_active(session, user=user, is_active=False)
+    await services.set_user_active(session, None, user=user, is_active=False)
     assert (
         await services.authenticate(session, settings, email=user.email, password=PASSWORD) is None
     )

@@ -52,7 +52,10 @@ def delete_user(*, user: User) -> None:
 
 
 def set_user_active(*, user: User, is_active: bool) -> User:
+    """Deactivation also ends every session: reactivation brings no old token back."""
     user.is_active = is_active
+    if not is_active:
+        tokens.revoke_all_for_user(user=user)
     db.session.commit()
     return user
 

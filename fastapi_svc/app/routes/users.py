@@ -224,9 +224,9 @@ async def delete_user(target: TargetUser, session: SessionDep) -> Response:
     response_model=UserPublic,
     responses=problems(*ADMIN_ERRORS),
 )
-async def activate_user(target: TargetUser, session: SessionDep) -> User:
+async def activate_user(target: TargetUser, session: SessionDep, redis: RedisDep) -> User:
     """Activate a user (admin); idempotent."""
-    return await services.set_user_active(session, user=target, is_active=True)
+    return await services.set_user_active(session, redis, user=target, is_active=True)
 
 
 @admin_router.post(
@@ -235,6 +235,6 @@ async def activate_user(target: TargetUser, session: SessionDep) -> User:
     response_model=UserPublic,
     responses=problems(*ADMIN_ERRORS),
 )
-async def deactivate_user(target: TargetUser, session: SessionDep) -> User:
+async def deactivate_user(target: TargetUser, session: SessionDep, redis: RedisDep) -> User:
     """Deactivate a user (admin); idempotent. Their tokens and login give 401 meanwhile."""
-    return await services.set_user_active(session, user=target, is_active=False)
+    return await services.set_user_active(session, redis, user=target, is_active=False)
