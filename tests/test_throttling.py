@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from helpers import TOKEN, Api, problem, unique_email
+from helpers import PASSWORD, TOKEN, Api, problem, unique_email
 
 THROTTLED = "Too many failed login attempts. Try again later."
 WINDOW = 60
@@ -91,3 +91,30 @@ def test_x_forwarded_for_is_not_trusted(api: Api) -> None:
         account.email, account.password, headers={"X-Forwarded-For": "203.0.113.9"}
     )
     _check_429(spoofed)
+
+
+def test_of_concurrent_attempts_at_most_the_limit_reach_the_password_check(api: Api) -> None:
+    # The right password raced among wrong ones: a check-then-count would let far more
+    # than the limit through, and the right one among them.
+    account = api.register(login=False)
+    attempts = 4 * api.max_failures
+    passwords = ["wrong password!"] * (attempts - 1) + [account.password]
+
+    def attempt(password: str) -> int:
+        return api.login_response(account.email, password).status_code
+
+    with ThreadPoolExecutor(max_workers=attempts) as pool:
+        statuses = list(pool.map(attempt, passwords))
+    checked = [status for status in statuses if status != 429]
+    assert len(checked) <= api.max_failures, statuses
+    assert set(statuses) <= {200, 401, 429}
+
+
+def test_wrong_current_passwords_are_throttled_per_account(api: Api) -> None:
+    account = api.register()
+    headers = {"Authorization": f"Bearer {account.access}"}
+    body = {"current_password": "not the password", "new_password": "a new password 1"}
+    for _ in range(api.max_failures):
+        assert api.client.put(PASSWORD, json=body, headers=headers).status_code == 422
+    right = {"current_password": account.password, "new_password": "a new password 1"}
+    _check_429(api.client.put(PASSWORD, json=right, headers=headers))

@@ -97,6 +97,10 @@ class ProblemError(drf_exceptions.APIException):
         self.extra_headers = dict(headers or {})
 
 
+def throttled(retry_after: int) -> ProblemError:
+    return ProblemError(429, THROTTLED, {"Retry-After": str(retry_after)})
+
+
 class UnprocessableError(drf_exceptions.APIException):
     """A 422 that names its fields (for rules checked outside a serializer)."""
 

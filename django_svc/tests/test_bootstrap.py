@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 from django.core.management import call_command
 from django.test import Client, override_settings
@@ -49,3 +51,17 @@ def test_admin_site_lists_users() -> None:
     assert response.status_code == 200
     assert b"root@example.com" in response.content
     assert browser.get("/static/admin/css/base.css").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_admin_login_form_is_throttled_like_the_api_login(settings: Any) -> None:
+    User.objects.create_superuser("root@example.com", "a-long-password", name="Root")
+    browser = Client()
+    form = {"username": "root@example.com", "password": "wrong password", "next": "/admin/"}
+    for _ in range(settings.LOGIN_MAX_FAILURES):
+        assert browser.post("/admin/login/", form).status_code == 200  # the form again
+    right = {**form, "password": "a-long-password"}
+    throttled = browser.post("/admin/login/", right)
+    assert throttled.status_code == 429
+    assert 1 <= int(throttled["Retry-After"]) <= settings.LOGIN_FAILURE_WINDOW_SECONDS
+    assert browser.get("/admin/").status_code == 302  # still not logged in

@@ -1,4 +1,5 @@
-"""Login throttling: a fixed window per (client address, username).
+"""Throttling of password checks: a fixed window per (client address, username) for
+logins (the API's and the admin's), per account for password changes.
 
 The window opens at a key's first failure and lasts
 `LOGIN_FAILURE_WINDOW_SECONDS`; once it holds `LOGIN_MAX_FAILURES`
@@ -67,50 +68,36 @@ def _clamp(seconds: float) -> int:
     return min(_window(), max(1, math.ceil(seconds)))
 
 
-def login_retry_after(*, key: str) -> int | None:
-    """Seconds until `key` may try again, or None when it is not throttled."""
-    if settings.REDIS_URL:
-        from django_redis import get_redis_connection
-
-        pipe = get_redis_connection("default").pipeline()
-        pipe.get(f"login_failures:{key}")
-        pipe.pttl(f"login_failures:{key}")
-        count, pttl = pipe.execute()
-        if count is None or int(count) < settings.LOGIN_MAX_FAILURES or pttl <= 0:
-            return None
-        return _clamp(pttl / 1000)
-    row = LoginFailure.objects.filter(key=key).first()
-    if row is None or row.failures < settings.LOGIN_MAX_FAILURES:
-        return None
-    remaining = (
-        row.window_started_at + timedelta(seconds=_window()) - timezone.now()
-    ).total_seconds()
-    return _clamp(remaining) if remaining > 0 else None
+def account_key(user_id: int) -> str:
+    """The key of one account's password checks (`PUT /users/me/password`)."""
+    return hashlib.sha256(f"account\n{user_id}".encode()).hexdigest()
 
 
-def register_login_failure(*, key: str) -> int:
-    """Count one failure for `key`; returns the count in the current window."""
-    if settings.REDIS_URL:
-        from django_redis import get_redis_connection
-
-        pipe = get_redis_connection("default").pipeline()
-        pipe.incr(f"login_failures:{key}")
-        pipe.expire(f"login_failures:{key}", _window(), nx=True)
-        count, _ = pipe.execute()
-        return int(count)
+def reserve_attempt(*, key: str) -> int | None:
+    """Count this attempt before its password is checked: None when it may go ahead,
+    else the seconds until the window ends. The count and the check are one atomic
+    step, so of many concurrent attempts at most LOGIN_MAX_FAILURES go ahead."""
     now = timezone.now()
+    if settings.REDIS_URL:
+        from django_redis import get_redis_connection
+
+        name = f"login_failures:{key}"
+        pipe = get_redis_connection("default").pipeline()
+        pipe.incr(name)
+        pipe.expire(name, _window(), nx=True)
+        pipe.pttl(name)
+        count, _, pttl = pipe.execute()
+        return None if int(count) <= settings.LOGIN_MAX_FAILURES else _clamp(pttl / 1000)
     expired = now - timedelta(seconds=_window())
     try:
         with transaction.atomic():
-            _, created = LoginFailure.objects.get_or_create(
-                key=key, defaults={"failures": 1, "window_started_at": now}
+            LoginFailure.objects.get_or_create(
+                key=key, defaults={"failures": 0, "window_started_at": now}
             )
-    except IntegrityError:  # created concurrently: count ours below
-        created = False
-    if created:
-        return 1
-    # One statement, so concurrent failures in several workers all count; an
-    # expired window restarts at this failure.
+    except IntegrityError:  # created concurrently: counted below all the same
+        pass
+    # One UPDATE, so concurrent attempts in several workers all count (the row stays
+    # locked until the read-back); an ended window restarts at this attempt.
     with transaction.atomic():
         LoginFailure.objects.filter(key=key).update(
             failures=Case(
@@ -121,5 +108,24 @@ def register_login_failure(*, key: str) -> int:
                 default=F("window_started_at"),
             ),
         )
-        # Read back inside the same transaction: the row is locked by our UPDATE.
-        return LoginFailure.objects.values_list("failures", flat=True).get(key=key)
+        failures, started = LoginFailure.objects.values_list("failures", "window_started_at").get(
+            key=key
+        )
+    if failures <= settings.LOGIN_MAX_FAILURES:
+        return None
+    return _clamp((started + timedelta(seconds=_window()) - now).total_seconds())
+
+
+def release_attempt(*, key: str) -> None:
+    """The attempt succeeded: it does not count as a failure."""
+    if settings.REDIS_URL:
+        from django_redis import get_redis_connection
+
+        name = f"login_failures:{key}"
+        pipe = get_redis_connection("default").pipeline()
+        pipe.decr(name)
+        # A window that ended meanwhile leaves -1 behind: let it expire too.
+        pipe.expire(name, _window(), nx=True)
+        pipe.execute()
+        return
+    LoginFailure.objects.filter(key=key, failures__gt=0).update(failures=F("failures") - 1)

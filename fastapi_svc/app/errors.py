@@ -140,6 +140,10 @@ def invalid_token() -> APIProblem:
     return unauthorized(INVALID_TOKEN, invalid_token=True)
 
 
+def throttled(retry_after: int) -> APIProblem:
+    return APIProblem(429, THROTTLED, headers={"Retry-After": str(retry_after)})
+
+
 def validation_problem(field: str, message: str) -> APIProblem:
     return APIProblem(422, errors=[FieldError(field, message)])
 

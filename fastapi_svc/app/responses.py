@@ -16,7 +16,7 @@ _DESCRIPTIONS = {
     413: "The body is over 1 MiB.",
     415: "The body is not JSON.",
     422: "A field rule is broken, a field is unknown or of the wrong type.",
-    429: "Too many failed logins for this username from this address.",
+    429: "Too many failed password checks (logins, password changes).",
     503: "The database (or Redis, when configured) cannot be reached.",
 }
 _HEADERS: dict[int, dict[str, Any]] = {

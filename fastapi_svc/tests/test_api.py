@@ -310,7 +310,7 @@ CONTRACT_OPERATIONS: dict[tuple[str, str], tuple[str, set[str]]] = {
     ("/api/v1/users/me", "delete"): ("deleteCurrentUser", {"204", "401", "503"}),
     ("/api/v1/users/me/password", "put"): (
         "changePassword",
-        {"204", "400", "401", "413", "415", "422", "503"},
+        {"204", "400", "401", "413", "415", "422", "429", "503"},
     ),
     ("/api/v1/users/{id}", "get"): ("getUser", {"200", "401", "403", "404", "503"}),
     ("/api/v1/users/{id}", "patch"): (

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.models import utcnow
 from app.revocation import deny_access_token, is_token_revoked
-from app.throttling import login_retry_after, register_login_failure, throttle_key
+from app.throttling import release_attempt, reserve_attempt, throttle_key
 
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/10")
 
@@ -45,8 +45,9 @@ async def test_throttle_counts_in_redis(
 ) -> None:
     key = throttle_key("10.0.0.1", "someone@example.com")
     for _ in range(settings.login_max_failures):
-        assert await login_retry_after(session, redis, settings, key=key) is None
-        await register_login_failure(session, redis, settings, key=key)
-    retry = await login_retry_after(session, redis, settings, key=key)
+        assert await reserve_attempt(session, redis, settings, key=key) is None
+    await release_attempt(session, redis, settings, key=key)  # a success does not count
+    assert await reserve_attempt(session, redis, settings, key=key) is None
+    retry = await reserve_attempt(session, redis, settings, key=key)
     assert retry is not None
     assert 1 <= retry <= settings.login_failure_window_seconds

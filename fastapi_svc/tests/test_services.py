@@ -12,7 +12,7 @@ from app.models import LoginFailure, RefreshToken, User, utcnow
 from app.revocation import deny_access_token, is_token_revoked
 from app.schemas import UserCreate
 from app.security import decode_token
-from app.throttling import login_retry_after, register_login_failure, throttle_key
+from app.throttling import release_attempt, reserve_attempt, throttle_key
 
 from .helpers import PASSWORD, unique_email
 
@@ -160,13 +160,13 @@ async def test_throttling_fixed_window(session: AsyncSession, settings: Settings
     key = throttle_key("127.0.0.1", "  Someone@Example.com ")
     assert key == throttle_key("127.0.0.1", "someone@example.com")
     assert key != throttle_key("127.0.0.2", "someone@example.com")
-    for _ in range(settings.login_max_failures - 1):
-        await register_login_failure(session, None, settings, key=key)
-        assert await login_retry_after(session, None, settings, key=key) is None
-    await register_login_failure(session, None, settings, key=key)
-    retry = await login_retry_after(session, None, settings, key=key)
+    for _ in range(settings.login_max_failures):
+        assert await reserve_attempt(session, None, settings, key=key) is None
+    await release_attempt(session, None, settings, key=key)  # a success does not count
+    assert await reserve_attempt(session, None, settings, key=key) is None
+    retry = await reserve_attempt(session, None, settings, key=key)
     assert retry is not None
     assert 1 <= retry <= settings.login_failure_window_seconds
-    row = await session.get(LoginFailure, key)
+    row = await session.get(LoginFailure, key, populate_existing=True)
     assert row is not None
-    assert row.failures == settings.login_max_failures
+    assert row.failures == settings.login_max_failures + 1

@@ -95,6 +95,10 @@ class ValidationFailed(ApiError):
         super().__init__(422, detail or "The request is invalid.", errors=errors)
 
 
+def throttled(retry_after: int) -> ApiError:
+    return ApiError(429, THROTTLED, headers={"Retry-After": str(retry_after)})
+
+
 def unauthorized(detail: str = INVALID_TOKEN, *, token_sent: bool = True) -> ApiError:
     return ApiError(
         401, detail, headers={"WWW-Authenticate": BEARER_INVALID if token_sent else BEARER}

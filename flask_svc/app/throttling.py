@@ -1,4 +1,5 @@
-"""Login throttling: a fixed window of failed logins per (client address, username)."""
+"""Throttling of password checks: a fixed window per (client address, username) for logins,
+per account for password changes, counted in the database or Redis."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 from datetime import timedelta
 
 from flask import current_app, request
-from sqlalchemy import case
+from sqlalchemy import case, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .extensions import db
@@ -29,37 +30,28 @@ def _limits() -> tuple[int, int]:
     return int(config["LOGIN_MAX_FAILURES"]), int(config["LOGIN_FAILURE_WINDOW_SECONDS"])
 
 
-def login_retry_after(key: str) -> int | None:
-    """Seconds until the window ends when the key is throttled, else None."""
+def account_key(user_id: int) -> str:
+    """The key of one account's password checks (`PUT /users/me/password`)."""
+    return hashlib.sha256(f"account\n{user_id}".encode()).hexdigest()
+
+
+def _retry_after(seconds: float, window: int) -> int:
+    return min(window, max(1, math.ceil(seconds)))
+
+
+def reserve_attempt(*, key: str) -> int | None:
+    """Count this attempt before its password is checked: None when it may go ahead,
+    else the seconds until the window ends. The count and the check are one atomic
+    step, so of many concurrent attempts at most LOGIN_MAX_FAILURES go ahead."""
     max_failures, window = _limits()
-    client = redis_client()
-    if client is not None:
-        with client.pipeline(transaction=False) as pipe:
-            pipe.get(KEY_PREFIX + key)
-            pipe.pttl(KEY_PREFIX + key)
-            count, ttl_ms = pipe.execute()
-        if count is None or int(count) < max_failures or ttl_ms is None or ttl_ms < 0:
-            return None
-        return min(window, max(1, math.ceil(int(ttl_ms) / 1000)))
-    row: LoginFailure | None = db.session.get(LoginFailure, key)
-    if row is None or row.failures < max_failures:
-        return None
-    left = (row.window_started_at + timedelta(seconds=window) - utcnow()).total_seconds()
-    if left <= 0:
-        return None
-    return min(window, max(1, math.ceil(left)))
-
-
-def register_login_failure(key: str) -> None:
-    """Count one failure atomically, so concurrent workers never lose a count."""
-    _, window = _limits()
     client = redis_client()
     if client is not None:
         with client.pipeline(transaction=True) as pipe:
             pipe.incr(KEY_PREFIX + key)
             pipe.expire(KEY_PREFIX + key, window, nx=True)
-            pipe.execute()
-        return
+            pipe.pttl(KEY_PREFIX + key)
+            count, _, ttl_ms = pipe.execute()
+        return None if int(count) <= max_failures else _retry_after(int(ttl_ms) / 1000, window)
     now = utcnow()
     window_over = LoginFailure.window_started_at <= now - timedelta(seconds=window)
     dialect = db.session.get_bind().dialect.name
@@ -67,7 +59,7 @@ def register_login_failure(key: str) -> None:
     statement = insert(LoginFailure).values(key=key, failures=1, window_started_at=now)
     # One upsert: a new key or an ended window starts over, otherwise add one.
     table = LoginFailure.__table__
-    statement = statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=[table.c.key],
         set_={
             "failures": case((window_over, 1), else_=table.c.failures + 1),
@@ -76,6 +68,28 @@ def register_login_failure(key: str) -> None:
                 else_=table.c.window_started_at,
             ),
         },
+    ).returning(table.c.failures, table.c.window_started_at)
+    failures, started = db.session.execute(upsert).one()
+    db.session.commit()
+    if failures <= max_failures:
+        return None
+    return _retry_after((started + timedelta(seconds=window) - now).total_seconds(), window)
+
+
+def release_attempt(*, key: str) -> None:
+    """The attempt succeeded: it does not count as a failure."""
+    _, window = _limits()
+    client = redis_client()
+    if client is not None:
+        with client.pipeline(transaction=True) as pipe:
+            pipe.decr(KEY_PREFIX + key)
+            # A window that ended meanwhile leaves -1 behind: let it expire too.
+            pipe.expire(KEY_PREFIX + key, window, nx=True)
+            pipe.execute()
+        return
+    db.session.execute(
+        update(LoginFailure)
+        .where(LoginFailure.key == key, LoginFailure.failures > 0)
+        .values(failures=LoginFailure.failures - 1)
     )
-    db.session.execute(statement)
     db.session.commit()

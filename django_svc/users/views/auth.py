@@ -1,6 +1,5 @@
 """Login, refresh and logout: small views around `users.tokens`."""
 
-from django.conf import settings
 from django.http import QueryDict
 from rest_framework import status
 from rest_framework.exceptions import ParseError
@@ -9,7 +8,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.errors import BAD_CREDENTIALS, THROTTLED, ProblemError
+from api.errors import BAD_CREDENTIALS, ProblemError, throttled
 from api.hardening import StrictJSONParser
 from api.views import ApiView, has_body, no_store, operation, request_body
 from users import services, tokens
@@ -22,7 +21,7 @@ from users.serializers import (
     TokenInput,
     TokenPairOutput,
 )
-from users.throttling import client_address, login_key, login_retry_after, register_login_failure
+from users.throttling import client_address, login_key, release_attempt, reserve_attempt
 
 
 class TokenApi(ApiView):
@@ -53,18 +52,13 @@ class TokenApi(ApiView):
             raise ParseError("grant_type must be password.")
         username: str = data.validated_data["username"]
         key = login_key(address=client_address(request), username=username)
-        retry_after = login_retry_after(key=key)
+        retry_after = reserve_attempt(key=key)
         if retry_after is not None:
-            raise ProblemError(429, THROTTLED, {"Retry-After": str(retry_after)})
+            raise throttled(retry_after)
         user = services.authenticate(email=username, password=data.validated_data["password"])
         if user is None:
-            # Counted before answering: of concurrent failures, only those
-            # within the limit get a 401, the rest are throttled.
-            failures = register_login_failure(key=key)
-            if failures > settings.LOGIN_MAX_FAILURES:
-                retry_after = login_retry_after(key=key) or 1
-                raise ProblemError(429, THROTTLED, {"Retry-After": str(retry_after)})
             raise ProblemError(401, BAD_CREDENTIALS)
+        release_attempt(key=key)
         return no_store(Response(tokens.issue_token_pair(user=user)))
 
 

@@ -11,6 +11,7 @@ from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.errors import throttled
 from api.views import ApiView, ApiViewSet, operation, request_body
 from users import selectors, services
 from users.authentication import bearer_token
@@ -25,6 +26,7 @@ from users.serializers import (
     UserUpdateInput,
     UserUpdateMeInput,
 )
+from users.throttling import account_key, release_attempt, reserve_attempt
 
 
 class UserViewSet(ApiViewSet):
@@ -195,17 +197,23 @@ class MePasswordApi(ApiView):
         tag="users",
         summary="Change one's own password",
         responses={204: None},
-        problems=(400, 401, 413, 415, 422, 503),
+        problems=(400, 401, 413, 415, 422, 429, 503),
         request=PasswordChangeInput,
     )
     def put(self, request: Request) -> Response:
         data = PasswordChangeInput(data=request_body(request))
         data.is_valid(raise_exception=True)
         assert isinstance(request.user, User)
+        # Wrong current passwords are throttled per account, as failed logins are.
+        key = account_key(request.user.pk)
+        retry_after = reserve_attempt(key=key)
+        if retry_after is not None:
+            raise throttled(retry_after)
         services.change_password(
             user=request.user,
             current_password=data.validated_data["current_password"],
             new_password=data.validated_data["new_password"],
             access=bearer_token(request),
         )
+        release_attempt(key=key)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -18,7 +18,7 @@ from app.hardening import (
 )
 from app.responses import BODY_ERRORS, problems
 from app.schemas import LogoutRequest, RefreshRequest, TokenForm, TokenPair, TokenRequest
-from app.throttling import login_retry_after, register_login_failure, throttle_key
+from app.throttling import release_attempt, reserve_attempt, throttle_key
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=JSONRoute)
 
@@ -97,15 +97,15 @@ async def login(
     # when the server was started with FORWARDED_ALLOW_IPS).
     client_ip = request.client.host if request.client else ""
     key = throttle_key(client_ip, credentials.username)
-    retry_after = await login_retry_after(session, redis, settings, key=key)
+    retry_after = await reserve_attempt(session, redis, settings, key=key)
     if retry_after is not None:
-        raise errors.APIProblem(429, errors.THROTTLED, headers={"Retry-After": str(retry_after)})
+        raise errors.throttled(retry_after)
     user = await services.authenticate(
         session, settings, email=credentials.username, password=credentials.password
     )
     if user is None:
-        await register_login_failure(session, redis, settings, key=key)
         raise errors.unauthorized(errors.INCORRECT_CREDENTIALS)
+    await release_attempt(session, redis, settings, key=key)
     response.headers.update(NO_STORE)
     return await tokens.issue_token_pair(session, settings, user=user)
 

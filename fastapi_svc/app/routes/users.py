@@ -19,6 +19,7 @@ from app.schemas import (
     UserUpdateMe,
     check_text,
 )
+from app.throttling import account_key, release_attempt, reserve_attempt
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"], route_class=JSONRoute)
 admin_router = APIRouter(
@@ -85,7 +86,7 @@ async def delete_current_user(user: CurrentUser, session: SessionDep) -> Respons
     "/me/password",
     operation_id="changePassword",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problems(*BODY_ERRORS, 401, 503),
+    responses=problems(*BODY_ERRORS, 401, 429, 503),
 )
 async def change_password(
     body: PasswordChange,
@@ -96,6 +97,11 @@ async def change_password(
     settings: SettingsDep,
 ) -> Response:
     """Change one's password; every token issued before stops working."""
+    # Wrong current passwords are throttled per account, as failed logins are.
+    key = account_key(user.id)
+    retry_after = await reserve_attempt(session, redis, settings, key=key)
+    if retry_after is not None:
+        raise errors.throttled(retry_after)
     await services.change_password(
         session,
         redis,
@@ -105,6 +111,7 @@ async def change_password(
         current_password=body.current_password,
         new_password=body.new_password,
     )
+    await release_attempt(session, redis, settings, key=key)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask_jwt_extended import current_user, get_jwt, jwt_required
 
 from .. import tokens
-from ..errors import BAD_CREDENTIALS, THROTTLED, ApiError, no_content
+from ..errors import BAD_CREDENTIALS, ApiError, no_content, throttled
 from ..extensions import db
 from ..hardening import (
     FORM_MEDIA_TYPE,
@@ -18,7 +18,7 @@ from ..hardening import (
 )
 from ..schemas import LogoutRequest, RefreshRequest, TokenForm, TokenPair, TokenRequest, validate
 from ..services import authenticate
-from ..throttling import login_retry_after, register_login_failure, throttle_key
+from ..throttling import release_attempt, reserve_attempt, throttle_key
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
@@ -49,13 +49,13 @@ def _credentials() -> TokenRequest:
 def token() -> Response:
     credentials = _credentials()
     key = throttle_key(credentials.username)
-    retry_after = login_retry_after(key)
+    retry_after = reserve_attempt(key=key)
     if retry_after is not None:
-        raise ApiError(429, THROTTLED, headers={"Retry-After": str(retry_after)})
+        raise throttled(retry_after)
     user = authenticate(email=credentials.username, password=credentials.password)
     if user is None:
-        register_login_failure(key)
         raise ApiError(401, BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
+    release_attempt(key=key)
     pair = tokens.issue_token_pair(user=user)
     db.session.commit()
     return _token_response(pair)

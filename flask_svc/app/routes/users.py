@@ -11,7 +11,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter
 
 from .. import services
-from ..errors import no_content
+from ..errors import no_content, throttled
 from ..extensions import db
 from ..hardening import json_body
 from ..models import User
@@ -28,6 +28,7 @@ from ..schemas import (
     validate_query,
 )
 from ..security import admin_required
+from ..throttling import account_key, release_attempt, reserve_attempt
 
 bp = Blueprint("users", __name__, url_prefix="/api/v1/users")
 
@@ -82,12 +83,18 @@ def update_me() -> tuple[Response, int]:
 @jwt_required()
 def change_password() -> Response:
     body = validate(PasswordChange, json_body())
+    # Wrong current passwords are throttled per account, as failed logins are.
+    key = account_key(current_user.id)
+    retry_after = reserve_attempt(key=key)
+    if retry_after is not None:
+        raise throttled(retry_after)
     services.change_password(
         user=current_user,
         access=get_jwt(),
         current_password=body.current_password,
         new_password=body.new_password,
     )
+    release_attempt(key=key)
     return no_content()
 
 
