@@ -11,6 +11,7 @@ import pytest
 from helpers import (
     LOGOUT,
     ME,
+    PASSWORD,
     REFRESH,
     TOKEN,
     Account,
@@ -394,3 +395,40 @@ def test_jti_is_a_uuid(api: Api, reader: Account) -> None:
         jti = claims(token)["jti"]
         assert UUID_RE.match(jti), jti
         uuid.UUID(jti)
+
+
+def _replay_racing_its_successor(api: Api) -> None:
+    account = api.register()
+    successor = api.refresh(account.refresh).json()["refresh_token"]
+    tokens = (account.refresh, successor)
+    for answer in race(2, lambda i: api.refresh(tokens[i])):
+        if answer.status_code == 200:
+            assert api.refresh(answer.json()["refresh_token"]).status_code == 401
+
+
+def test_a_replay_racing_a_refresh_of_its_successor_leaves_no_token_working(api: Api) -> None:
+    # Reuse revokes the family; a successor issued in the same moment belongs to it too.
+    for _ in range(12):
+        _replay_racing_its_successor(api)
+
+
+def _refresh_racing_a_password_change(api: Api) -> None:
+    account = api.register()
+    body = {"current_password": account.password, "new_password": "another password 1"}
+
+    def act(i: int) -> httpx.Response:
+        if i == 0:
+            return api.client.put(PASSWORD, json=body, headers=bearer(account.access))
+        return api.refresh(account.refresh)
+
+    changed, refreshed = race(2, act)
+    assert changed.status_code == 204
+    if refreshed.status_code == 200:
+        pair = refreshed.json()
+        assert api.refresh(pair["refresh_token"]).status_code == 401
+        assert api.me(pair["access_token"]).status_code == 401
+
+
+def test_a_refresh_racing_a_password_change_leaves_no_token_working(api: Api) -> None:
+    for _ in range(12):
+        _refresh_racing_a_password_change(api)

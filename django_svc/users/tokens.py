@@ -168,12 +168,15 @@ def rotate_refresh_token(*, token: str) -> TokenPair:
     refresh = _decode_refresh(token)
     if refresh is None:
         raise InvalidTokenError
-    user = User.objects.filter(pk=refresh.user_id, is_active=True).first()
-    if user is None:
-        raise InvalidTokenError
     now = timezone.now()
     pair: TokenPair | None = None
     with transaction.atomic():
+        # The user's row stays locked until this rotation commits (PostgreSQL; SQLite has
+        # one writer anyway): a reuse revoking the family, a password change or a
+        # deactivation waits for it, and then revokes the token issued here too.
+        user = User.objects.select_for_update().filter(pk=refresh.user_id, is_active=True).first()
+        if user is None:
+            raise InvalidTokenError
         record = RefreshTokenRecord.objects.filter(jti=refresh.jti).first()
         if record is None:
             # Issued by another service sharing the secret: record it as used,
@@ -237,7 +240,10 @@ def revoke_tokens(*, user: User, access: AccessToken, refresh_token: str | None)
 
 def revoke_all_for_user(*, user: User, access: AccessToken | None) -> None:
     """Every refresh token of the user, every access token issued with one (each is
-    recorded beside its refresh token), and the presented one."""
+    recorded beside its refresh token), and the presented one. Runs in a transaction."""
+    # Lock the user's row first: a rotation in flight (which holds it) finishes, and
+    # its new token is revoked here too.
+    list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
     now = timezone.now()
     live = RefreshTokenRecord.objects.filter(user=user, access_expires_at__gt=now)
     denied = dict(live.values_list("access_jti", "access_expires_at"))

@@ -89,7 +89,10 @@ async def rotate_refresh_token(
     session: AsyncSession, settings: Settings, *, token: str
 ) -> TokenPair:
     claims = decode_token(settings, token, expected_type="refresh")
-    user = await session.get(User, claims.user_id, populate_existing=True)
+    # The user's row stays locked until this rotation commits (PostgreSQL; SQLite has one
+    # writer anyway): a reuse revoking the family, a password change or a deactivation
+    # waits for it, and then revokes the token issued here too.
+    user = await session.get(User, claims.user_id, populate_existing=True, with_for_update=True)
     if user is None or not user.is_active:
         raise errors.InvalidTokenError
     now = utcnow()
@@ -154,6 +157,9 @@ async def revoke_all_for_user(
 ) -> None:
     """Every refresh token of the user, and every access token issued with one (each is
     recorded beside its refresh token), and the presented one."""
+    # Lock the user's row first: a rotation in flight (which holds it) finishes, and
+    # its new token is revoked here too.
+    await session.execute(select(User.id).where(User.id == user.id).with_for_update())
     now = utcnow()
     rows = await session.execute(
         select(RefreshToken.access_jti, RefreshToken.access_expires_at).where(

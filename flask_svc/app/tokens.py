@@ -135,7 +135,10 @@ def rotate_refresh_token(*, token: str) -> TokenPair:
     claims = decode_refresh_token(token)
     if claims is None:
         raise InvalidTokenError
-    user = db.session.get(User, int(claims["sub"]))
+    # The user's row stays locked until this rotation commits (PostgreSQL; SQLite has one
+    # writer anyway): a reuse revoking the family, a password change or a deactivation
+    # waits for it, and then revokes the token issued here too.
+    user = db.session.get(User, int(claims["sub"]), with_for_update=True)
     if user is None or not user.is_active:
         raise InvalidTokenError
     now = utcnow()
@@ -217,6 +220,9 @@ def revoke_tokens(*, user: User, access: dict[str, Any], refresh_token: str | No
 
 def revoke_all_for_user(*, user: User, access: dict[str, Any] | None = None) -> None:
     """Password change: every access token recorded for the user, and all refresh tokens."""
+    # Lock the user's row first: a rotation in flight (which holds it) finishes, and
+    # its new token is revoked here too.
+    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
     now = utcnow()
     rows = db.session.execute(
         select(RefreshToken.access_jti, RefreshToken.access_expires_at).where(
