@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable
 from functools import cache, wraps
 from typing import Any, ParamSpec, TypeVar
@@ -36,8 +38,14 @@ def password_hasher() -> PasswordHasher:
     return TEST_COST if current_app.config["APP_ENV"] == "test" else FULL_COST
 
 
+# argon2 takes 64 MiB and a core per hash: more at once than the worker has cores only
+# queue for the CPU and add to its memory (a login burst would exhaust it).
+HASHING_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
+
+
 def hash_password(password: str) -> str:
-    return password_hasher().hash(password)
+    with HASHING_SLOTS:
+        return password_hasher().hash(password)
 
 
 @cache
@@ -48,8 +56,10 @@ def _dummy_hash(hasher: PasswordHasher) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Check a password; with no hash, check a dummy so unknown emails cost the same."""
     hasher = password_hasher()
+    expected = password_hash or _dummy_hash(hasher)
     try:
-        return hasher.verify(password_hash or _dummy_hash(hasher), password) and bool(password_hash)
+        with HASHING_SLOTS:
+            return hasher.verify(expected, password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 
