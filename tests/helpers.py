@@ -8,6 +8,7 @@ import functools
 import json
 import os
 import secrets
+import socket
 import threading
 import time
 import uuid
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import jwt
@@ -240,6 +242,19 @@ def unsigned(token: str, alg: str = "none") -> str:
 
 
 # -- concurrency -----------------------------------------------------------------
+
+
+def send_raw(api: Api, head: bytes, body: bytes = b"", *, hang_up: bool = False) -> bytes:
+    """Send raw bytes on a new connection: the answer's status line (b"" on hang-up)."""
+    url = urlsplit(api.base_url)
+    address = (url.hostname or "127.0.0.1", url.port or 80)
+    with socket.create_connection(address, timeout=10) as sock:
+        sock.sendall(head + body)
+        return b"" if hang_up else sock.makefile("rb").readline()
+
+
+def status_line_code(line: bytes) -> int:
+    return int(line.split()[1])
 
 
 def race(count: int, action: Callable[[int], T]) -> list[T]:

@@ -239,6 +239,11 @@ def test_search_treats_wildcards_literally(api: Api, admin: dict[str, str]) -> N
         {"limit": -1},
         {"limit": "abc"},
         {"limit": "1.5"},
+        {"limit": "1.0"},
+        {"limit": "+1"},
+        {"limit": " 1"},
+        {"limit": ""},
+        {"offset": "01"},
         {"offset": -1},
         {"offset": "x"},
         {"offset": "9223372036854775808"},
@@ -254,6 +259,12 @@ def test_list_query_validation(
     response = api.client.get(USERS, params=params, headers=admin)
     assert response.status_code == 422
     assert error_fields(response) & set(params)
+
+
+def test_a_repeated_query_parameter_is_422(api: Api, admin: dict[str, str]) -> None:
+    response = api.client.get(USERS, params=[("limit", "1"), ("limit", "2")], headers=admin)
+    assert response.status_code == 422
+    assert "limit" in error_fields(response)
 
 
 def test_list_limit_bounds_are_accepted(api: Api, admin: dict[str, str]) -> None:

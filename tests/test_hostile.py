@@ -6,30 +6,12 @@ client sends grows the metrics or echoes back into a `detail`.
 
 from __future__ import annotations
 
-import socket
 import uuid
-from urllib.parse import urlsplit
 
 import pytest
 
-from helpers import TOKEN, USERS, Api, make_client
+from helpers import TOKEN, USERS, Api, make_client, send_raw, status_line_code
 from test_metrics import requests, scrape
-
-
-def _exchange(api: Api, head: bytes, body: bytes = b"", *, hang_up: bool = False) -> bytes:
-    """Send raw bytes on a new connection; the first line of the answer (or b"" on hang-up)."""
-    url = urlsplit(api.base_url)
-    with socket.create_connection(
-        (url.hostname or "127.0.0.1", url.port or 80), timeout=10
-    ) as sock:
-        sock.sendall(head + body)
-        if hang_up:
-            return b""
-        return sock.makefile("rb").readline()
-
-
-def _status(line: bytes) -> int:
-    return int(line.split()[1])
 
 
 def _post_head(path: str, headers: str) -> bytes:
@@ -57,7 +39,7 @@ def test_a_malformed_chunk_size_is_a_client_error(api: Api) -> None:
         USERS,
         "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n",
     )
-    assert _status(_exchange(api, head, b"zz\r\n{}\r\n0\r\n\r\n")) == 400
+    assert status_line_code(send_raw(api, head, b"zz\r\n{}\r\n0\r\n\r\n")) == 400
 
 
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
@@ -71,7 +53,7 @@ def test_a_client_that_leaves_mid_body_is_not_a_server_error(api: Api, framing: 
     head = _post_head(USERS, f"Content-Type: application/json\r\n{headers}")
     start = b'{"email": "' if framing == "content-length" else b'b\r\n{"email": "'
     for _ in range(3):
-        _exchange(api, head, start, hang_up=True)
+        send_raw(api, head, start, hang_up=True)
     assert api.client.get("/health").status_code == 200
     after = scrape(api)
     assert requests(after, "POST", "/api/v1/users", 500) == requests(
@@ -111,4 +93,4 @@ def test_a_detail_never_echoes_the_request(api: Api) -> None:
 def test_oversized_request_headers_are_refused(api: Api, size: int) -> None:
     big = f"X-Big: {'a' * size}\r\nConnection: close\r\n"
     head = f"GET /health HTTP/1.1\r\nHost: localhost\r\n{big}\r\n"
-    assert _status(_exchange(api, head.encode())) in (400, 431)
+    assert status_line_code(send_raw(api, head.encode())) in (400, 431)

@@ -18,6 +18,8 @@ from helpers import (
     Api,
     make_client,
     problem,
+    send_raw,
+    status_line_code,
     unique_email,
 )
 
@@ -29,6 +31,13 @@ def _valid_user() -> dict[str, object]:
 
 
 # -- routes and methods ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["//api/v1/users/me", "//metrics", "//health"])
+def test_paths_are_exact_a_doubled_leading_slash_is_404(api: Api, path: str) -> None:
+    # Sent raw: an HTTP client reads `//metrics` as a host name.
+    request = f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    assert status_line_code(send_raw(api, request.encode())) == 404
 
 
 @pytest.mark.parametrize(
@@ -51,7 +60,9 @@ def test_unknown_paths_are_404_problems_never_redirects(api: Api, path: str) -> 
         assert response.status_code == 404
 
 
-@pytest.mark.parametrize("user_id", ["0", "-1", "abc", "1.5", "9223372036854775808", "1e3", "%201"])
+@pytest.mark.parametrize(
+    "user_id", ["0", "-1", "abc", "1.5", "9223372036854775808", "1e3", "%201", "01", "+1"]
+)
 def test_bad_user_ids_are_404(api: Api, admin: dict[str, str], user_id: str) -> None:
     response = api.client.get(f"{USERS}/{user_id}", headers=admin)
     assert response.status_code == 404

@@ -196,14 +196,21 @@ class LogoutInput(StrictSerializer):
 
 
 class QueryIntegerField(serializers.IntegerField):
-    """A query-string integer: digits only (DRF would also take `" 20"` or `"20.0"`)."""
+    """A query-string integer as the contract writes it: no sign, space, decimals or leading
+    zero (DRF would also take `" 20"` or `"20.0"`)."""
 
     default_error_messages = {"invalid": "Must be an integer."}  # noqa: RUF012
 
     def to_internal_value(self, data: Any) -> int:
-        if not isinstance(data, str) or not re.fullmatch(r"-?[0-9]{1,20}", data):
+        if not isinstance(data, str) or not re.fullmatch(r"0|[1-9][0-9]{0,19}", data):
             self.fail("invalid")
         return int(data)
+
+    def get_value(self, dictionary: Any) -> Any:
+        # An empty `limit=` is a value, and not an integer (DRF would take the default).
+        if dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
 
 
 class QueryBooleanField(serializers.Field[bool, str, str, Any]):
@@ -221,7 +228,16 @@ class QueryBooleanField(serializers.Field[bool, str, str, Any]):
 
 
 class UserListQuery(serializers.Serializer[Any]):
-    """Admin list filters; unknown query parameters are ignored."""
+    """Admin list filters; unknown query parameters are ignored, a known one given twice
+    is refused (a QueryDict would hand over the last)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        repeated = {
+            str(n): ["Given more than once."] for n in self.fields if len(data.getlist(n)) > 1
+        }
+        if repeated:
+            raise serializers.ValidationError(repeated)
+        return super().to_internal_value(data)
 
     limit = QueryIntegerField(min_value=1, max_value=100, default=20)
     offset = QueryIntegerField(min_value=0, max_value=2**63 - 1, default=0)

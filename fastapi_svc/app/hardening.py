@@ -10,11 +10,13 @@
 import json
 import re
 from collections.abc import Callable, Coroutine
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 from urllib.parse import parse_qsl
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BeforeValidator
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -185,6 +187,36 @@ class RequestLimitsMiddleware:
             if response_started:
                 raise
             await send_problem(send, 413, "The request body is larger than 1 MiB.")
+
+
+CANONICAL_INTEGER = re.compile(r"0|[1-9][0-9]*")
+
+
+def canonical_integer(value: object) -> object:
+    """A query integer as the contract writes it: `1.0`, `+1`, ` 1` and `` are not one."""
+    if isinstance(value, str) and not CANONICAL_INTEGER.fullmatch(value):
+        raise ValueError("Must be an integer.")
+    return value
+
+
+QueryInteger = Annotated[int, BeforeValidator(canonical_integer)]
+
+
+def single_values(*names: str) -> Callable[[Request], Coroutine[Any, Any, None]]:
+    """A dependency refusing these query parameters when given more than once (422),
+    where FastAPI would take the last."""
+
+    async def check(request: Request) -> None:
+        repeated = [name for name in names if len(request.query_params.getlist(name)) > 1]
+        if repeated:
+            raise RequestValidationError(
+                [
+                    {"type": "repeated", "loc": ("query", n), "msg": "Given more than once."}
+                    for n in repeated
+                ]
+            )
+
+    return check
 
 
 # RFC 6750: the scheme (in any case), one space, a b64token; nothing else.

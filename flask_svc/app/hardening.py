@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 from flask import Request, current_app, g, request
 from gunicorn.http.errors import ParseException
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from .errors import ApiError
 
@@ -157,6 +157,12 @@ def form_body() -> dict[str, str]:
             raise MalformedBody("A form field appears more than once.")
         result[key] = value
     return result
+
+
+def exact_paths() -> None:
+    """Werkzeug's router reads `//metrics` as `/metrics`; the contract's paths are exact."""
+    if str(request.environ.get("PATH_INFO", "")).startswith("//"):
+        raise NotFound()
 
 
 # RFC 6750: the scheme (in any case), one space, a b64token; nothing else.

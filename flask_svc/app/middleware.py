@@ -133,6 +133,7 @@ def init_app(app: Flask) -> None:
         max_age=600,
     )
     app.before_request(start_request)
+    app.before_request(hardening.exact_paths)
     app.after_request(finish_request)
     app.wsgi_app = hardening.AuthorizationSchemeMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     if app.config["FORWARDED_ALLOW_IPS"]:

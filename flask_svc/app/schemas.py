@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -16,6 +15,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from werkzeug.datastructures import MultiDict
 
 from .errors import FieldError, ValidationFailed
 
@@ -209,11 +209,11 @@ def field_errors(error: ValidationError) -> list[FieldError]:
 
 
 MAX_ID = 2**63 - 1
-DIGITS = re.compile(r"[0-9]+")
+DIGITS = re.compile(r"0|[1-9][0-9]*")
 
 
 def digits_only(value: Any) -> Any:
-    """A query parameter that is an integer: plain digits, no sign, spaces or decimals."""
+    """A query integer as the contract writes it: no sign, space, decimals or leading zero."""
     if isinstance(value, str) and not DIGITS.fullmatch(value):
         raise ValueError("must be an integer")
     return value
@@ -233,10 +233,15 @@ class UserListQuery(BaseModel):
     is_active: Literal["true", "false"] | None = None
 
 
-def validate_query(model: type[Model], args: Mapping[str, str]) -> Model:
-    """Validate a query string; 422 with one entry per problem."""
+def validate_query(model: type[Model], args: MultiDict[str, str]) -> Model:
+    """Validate a query string; 422 with one entry per problem, a known parameter given
+    more than once included (Werkzeug would take the first)."""
+    repeated = [name for name in model.model_fields if len(args.getlist(name)) > 1]
+    if repeated:
+        problems = [{"field": name, "message": "Given more than once."} for name in repeated]
+        raise ValidationFailed(problems, "The query parameters are invalid.")
     try:
-        return model.model_validate(dict(args))
+        return model.model_validate(args.to_dict())
     except ValidationError as error:
         raise ValidationFailed(field_errors(error), "The query parameters are invalid.") from None
 

@@ -4,10 +4,11 @@ from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from starlette.convertors import IntegerConvertor, register_url_convertor
 
 from app import errors, services
 from app.deps import AccessClaims, CurrentUser, RedisDep, SessionDep, SettingsDep, require_admin
-from app.hardening import JSONRoute
+from app.hardening import JSONRoute, QueryInteger, single_values
 from app.models import User
 from app.responses import BODY_ERRORS, problems
 from app.schemas import (
@@ -124,12 +125,13 @@ def _page_url(request: Request, params: dict[str, str | int]) -> str:
     operation_id="listUsers",
     response_model=UsersPage,
     responses=problems(401, 403, 422, 503),
+    dependencies=[Depends(single_values("limit", "offset", "search", "is_active"))],
 )
 async def list_users(
     request: Request,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    limit: Annotated[QueryInteger, Query(ge=1, le=100)] = 20,
+    offset: Annotated[QueryInteger, Query(ge=0, le=MAX_ID)] = 0,
     search: Annotated[str | None, Query(max_length=254)] = None,
     is_active: Annotated[Literal["true", "false"] | None, Query()] = None,
 ) -> UsersPage:
@@ -166,6 +168,14 @@ async def list_users(
     )
 
 
+class UserIdConvertor(IntegerConvertor):
+    """A user id as the contract writes it: no sign, no leading zero (`01` is 404)."""
+
+    regex = "[1-9][0-9]{0,18}"
+
+
+register_url_convertor("user_id", UserIdConvertor())
+
 UserIdPath = Annotated[
     int,
     Path(
@@ -190,7 +200,7 @@ TargetUser = Annotated[User, Depends(get_target_user)]
 
 
 @admin_router.get(
-    "/{id:int}",
+    "/{id:user_id}",
     operation_id="getUser",
     response_model=UserPublic,
     responses=problems(*ADMIN_ERRORS),
@@ -201,7 +211,7 @@ async def get_user(target: TargetUser) -> User:
 
 
 @admin_router.patch(
-    "/{id:int}",
+    "/{id:user_id}",
     operation_id="updateUser",
     response_model=UserPublic,
     responses=problems(*BODY_ERRORS, *ADMIN_ERRORS, 409),
@@ -214,7 +224,7 @@ async def update_user(body: UserUpdate, target: TargetUser, session: SessionDep)
 
 
 @admin_router.delete(
-    "/{id:int}",
+    "/{id:user_id}",
     operation_id="deleteUser",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problems(*ADMIN_ERRORS),
@@ -226,7 +236,7 @@ async def delete_user(target: TargetUser, session: SessionDep) -> Response:
 
 
 @admin_router.post(
-    "/{id:int}/activate",
+    "/{id:user_id}/activate",
     operation_id="activateUser",
     response_model=UserPublic,
     responses=problems(*ADMIN_ERRORS),
@@ -237,7 +247,7 @@ async def activate_user(target: TargetUser, session: SessionDep, redis: RedisDep
 
 
 @admin_router.post(
-    "/{id:int}/deactivate",
+    "/{id:user_id}/deactivate",
     operation_id="deactivateUser",
     response_model=UserPublic,
     responses=problems(*ADMIN_ERRORS),

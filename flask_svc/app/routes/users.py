@@ -34,9 +34,10 @@ bp = Blueprint("users", __name__, url_prefix="/api/v1/users")
 
 
 class UserIdConverter(BaseConverter):
-    """A positive integer below 2^63 in ASCII digits; anything else is no match (404)."""
+    """A positive integer below 2^63 as the contract writes it (no sign, no leading zero);
+    anything else is no match (404)."""
 
-    regex = r"[0-9]+"
+    regex = r"[1-9][0-9]*"
 
     def to_python(self, value: str) -> int:
         number = int(value)
