@@ -62,7 +62,13 @@ venvs: $(VENVS) ## Create every virtualenv
 run: $(addsuffix _svc/.venv/.installed,$(SERVICES)) ## Serve all three services (8001-8003) on SQLite; Ctrl-C stops all
 	env -u PORT $(MAKE) --no-print-directory -j3 $(addprefix run-,$(SERVICES))
 
+# Each worker binds the port with SO_REUSEPORT, so a second server on a taken port would
+# start quietly beside the first: say so instead.
+PORT_TAKEN = python3 -c 'import socket, sys; host, port = sys.argv[1], int(sys.argv[2]); \
+  sys.exit(f"error: {host}:{port} is already in use (set PORT)" if socket.socket().connect_ex((host, port)) == 0 else 0)'
+
 run-fastapi run-django run-flask: run-%: %_svc/.venv/.installed ## Serve one service in the foreground; PORT overrides its port
+	$(PORT_TAKEN) $${HOST:-127.0.0.1} $${PORT:-$($*_PORT)}
 	cd $*_svc && $($*_PREPARE) && PORT=$${PORT:-$($*_PORT)} exec $($*_SERVE)
 
 test: test-units test-contract ## Unit tests of every service, then the contract suite against each, on SQLite

@@ -23,6 +23,13 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # SIGTERM: requests in flight get this long to finish, then the master exits 0.
 graceful_timeout = 20
 timeout = 30
+# Each worker listens on its own SO_REUSEPORT socket and the kernel spreads new
+# connections over them: on one shared socket the worker that wakes first can take every
+# waiting connection while its sibling idles. REUSE_PORT=0 goes back to the shared one.
+reuse_port = os.environ.get("REUSE_PORT", "1") != "0"
+# gunicorn's default, kept on purpose: with reuse_port the kernel, not this cap, spreads
+# the connections, and a lower cap would leave those it gave this worker waiting.
+worker_connections = 1000
 # An idle keep-alive connection is closed after this long; behind a load balancer
 # it must outlast the balancer's own idle timeout (60 s on AWS ALB).
 keepalive = int(os.environ.get("KEEP_ALIVE_SECONDS", "75"))

@@ -122,11 +122,13 @@ def test_production_refuses_to_start_without_a_proper_secret(
 def test_sigterm_lets_in_flight_logins_finish(server_factory: ServerFactory) -> None:
     with server_factory(extra_env={"APP_ENV": "production"}, check_exit=False) as server:
         api = Api.of(server)
-        # One account for all: successful logins are never throttled.
-        account = api.register(login=False)
-        body = urlencode({"username": account.email, "password": account.password})
+        # Attempts in flight count towards the throttle until they succeed: no more
+        # logins at once per account than LOGIN_MAX_FAILURES.
+        accounts = [api.register(login=False) for _ in range(4)]
         connections = []
-        for _ in range(20):
+        for index in range(20):
+            account = accounts[index % len(accounts)]
+            body = urlencode({"username": account.email, "password": account.password})
             conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
             # Sends the whole request and returns without waiting for the answer.
             conn.request("POST", TOKEN, body, {"Content-Type": "application/x-www-form-urlencoded"})

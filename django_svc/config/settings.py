@@ -303,9 +303,9 @@ LOGGING = {
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "{asctime}{levelname}{name}{message}",
+            "fmt": "{asctime}{levelname}{name}{process}{message}",
             "style": "{",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
             "datefmt": "%Y-%m-%dT%H:%M:%S%z",
         }
     },

@@ -30,9 +30,14 @@ def configure_logging() -> None:
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(
             JsonFormatter(
-                "{asctime}{levelname}{name}{message}",
+                "{asctime}{levelname}{name}{process}{message}",
                 style="{",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                rename_fields={
+                    "asctime": "time",
+                    "levelname": "level",
+                    "name": "logger",
+                    "process": "pid",
+                },
                 datefmt="%Y-%m-%dT%H:%M:%S%z",
             )
         )

@@ -76,9 +76,9 @@ def _setup_access_log() -> None:
         # python-json-logger: time, level, logger, message, then the request's fields.
         handler.setFormatter(
             JsonFormatter(
-                "{asctime}{levelname}{name}{message}",
+                "{asctime}{levelname}{name}{process}{message}",
                 style="{",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
                 datefmt="%Y-%m-%dT%H:%M:%S%z",
             )
         )
