@@ -5,6 +5,7 @@ CSRF) all end in `problem_response`, so no framework default leaks out.
 """
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from redis.exceptions import RedisError
 from rest_framework import exceptions as drf_exceptions
+
+log = logging.getLogger(__name__)
 
 # RFC 9110 reason phrases, spelled as the contract fixes them.
 TITLES = {
@@ -200,4 +203,6 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    # The admin's forms are the only CSRF-checked views: say why one was refused.
+    log.warning("CSRF check failed on %s: %s", request.path, reason)
     return problem_response(403, "The request is not allowed.")

@@ -99,6 +99,7 @@ MIDDLEWARE = [
     # django-prometheus's pair, first and last, as its documentation places them.
     "config.metrics.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.AdminReferrerPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "api.hardening.BodySizeLimitMiddleware",
@@ -305,7 +306,12 @@ LOGGING = {
             "()": "pythonjsonlogger.json.JsonFormatter",
             "fmt": "{asctime}{levelname}{name}{process}{message}",
             "style": "{",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+            "rename_fields": {
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "process": "pid",
+            },
             "datefmt": "%Y-%m-%dT%H:%M:%S%z",
         }
     },
