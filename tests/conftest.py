@@ -63,15 +63,24 @@ def selected_services(config: pytest.Config) -> list[str]:
     return list(SERVICES) if choice == "all" else [choice]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Markers from the fixtures a test uses, so a run can select or leave them out
     # (`-m "not own_server"`).
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
     for item in items:
         names = getattr(item, "fixturenames", ())
         if "server_factory" in names:
             item.add_marker(pytest.mark.own_server)
         if "secret" in names:
             item.add_marker(pytest.mark.forges_tokens)
+        # `@pytest.mark.services(...)`: a property of some servers, not of the contract.
+        only = item.get_closest_marker("services")
+        service = getattr(getattr(item, "callspec", None), "params", {}).get("service_name")
+        (dropped if only and service not in only.args else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -1,6 +1,7 @@
 """Every worker does its share: kept-alive connections opened at once are spread over
-the worker processes, not left to whichever wakes first (each worker on its own
-SO_REUSEPORT socket)."""
+the worker processes, not left to whichever wakes first (gunicorn's `reuse_port`: each
+worker on its own SO_REUSEPORT socket). uvicorn shares one socket between its workers;
+a socket per worker gained nothing there (benchmarks/results/profiles.md)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ def _serving_pids(server: RunningServer) -> Counter[int]:
 
 @pytest.mark.own_server
 @pytest.mark.mode_independent
+@pytest.mark.services("django", "flask")
 def test_connections_opened_at_once_are_spread_over_the_workers(
     server_factory: ServerFactory,
 ) -> None:

@@ -48,8 +48,6 @@ class Settings(BaseSettings):
     # An idle keep-alive connection is closed after this long; behind a load balancer
     # it must outlast the balancer's own idle timeout (60 s on AWS ALB).
     keep_alive_seconds: int = Field(default=75, ge=1)
-    # Each worker on its own SO_REUSEPORT socket (app.serve); false: one shared socket.
-    reuse_port: bool = True
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> "Settings":
