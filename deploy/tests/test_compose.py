@@ -96,7 +96,8 @@ def test_each_service_listens_on_its_port_with_its_own_database(
     compose: dict[str, Any], name: str, port: int
 ) -> None:
     app = compose["services"][name]
-    assert app["ports"] == [f"{port}:{port}"]
+    # Loopback only: `/metrics` answers without a token.
+    assert app["ports"] == [f"127.0.0.1:{port}:{port}"]
     env = app["environment"]
     assert env["PORT"] == str(port)
     assert env["HOST"] == "0.0.0.0"  # noqa: S104 - listening inside the container
@@ -153,3 +154,14 @@ def test_services_with_separate_databases_never_share_a_signing_key(
     issuers = {name: services[name]["environment"]["JWT_ISSUER"] for name in SERVICES}
     assert len(set(keys.values())) == len(SERVICES), keys
     assert len(set(issuers.values())) == len(SERVICES), issuers
+
+
+def test_base_images_are_pinned_to_a_release(compose: dict[str, Any]) -> None:
+    # A moving tag (`python:3.11-slim`, `postgres:17`) changes under a rebuild.
+    images = [s["image"] for s in compose["services"].values() if "/" not in s.get("image", "/")]
+    images = [i for i in images if not i.endswith(":local")]
+    for dockerfile in REPO.glob("*_svc/Dockerfile"):
+        images += re.findall(r"^FROM (\S+)", dockerfile.read_text(encoding="utf-8"), re.M)
+    assert images
+    for image in images:
+        assert re.search(r":\d+\.\d+(\.\d+)?-", image), f"{image} is not pinned to a release"
