@@ -50,11 +50,14 @@ class StrictCharField(serializers.CharField):
 
 
 class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer only: not `"36"`, not `true`, not `36.0`."""
+    """A JSON integer only: not `"36"`, not `true`, not `36.5`; `36.0` is 36, as JSON
+    Schema reads it."""
 
     default_error_messages = {"invalid": "Must be an integer."}  # noqa: RUF012
 
     def to_internal_value(self, data: Any) -> int:
+        if type(data) is float and data.is_integer():
+            return int(data)
         if type(data) is not int:
             self.fail("invalid")
         return int(data)

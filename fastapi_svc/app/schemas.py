@@ -4,7 +4,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 EMAIL_MAX_LENGTH = 254
 # The WHATWG HTML "valid e-mail address" rule, as the contract README states it.
@@ -48,7 +48,15 @@ Text = Annotated[str, AfterValidator(check_text)]
 Email = Annotated[str, AfterValidator(check_text), AfterValidator(normalize_email)]
 Name = Annotated[str, AfterValidator(check_text), AfterValidator(normalize_name)]
 Password = Annotated[str, AfterValidator(check_text), AfterValidator(check_password)]
-Age = Annotated[int, Field(ge=0, le=150)]
+
+
+def whole_number(value: Any) -> Any:
+    """`36.0` is the integer 36, as JSON Schema reads it; `36.5`, `"36"` and `true` stay
+    what they are, and strict validation refuses them."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Age = Annotated[int, BeforeValidator(whole_number), Field(ge=0, le=150)]
 # Login fields and presented tokens: any content mismatch is a 401, not a 422.
 Credential = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(check_text)]
 TokenText = Annotated[str, Field(max_length=1024), AfterValidator(check_text)]

@@ -78,7 +78,12 @@ def _setup_access_log() -> None:
             JsonFormatter(
                 "{asctime}{levelname}{name}{process}{message}",
                 style="{",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+                rename_fields={
+                    "asctime": "time",
+                    "levelname": "level",
+                    "name": "logger",
+                    "process": "pid",
+                },
                 datefmt="%Y-%m-%dT%H:%M:%S%z",
             )
         )

@@ -76,7 +76,15 @@ Text = Annotated[str, AfterValidator(clean_text)]
 Email = Annotated[Text, AfterValidator(check_email)]
 Name = Annotated[Text, AfterValidator(check_name)]
 Password = Annotated[Text, AfterValidator(check_password)]
-Age = Annotated[int, Field(ge=0, le=150)]
+
+
+def whole_number(value: Any) -> Any:
+    """`36.0` is the integer 36, as JSON Schema reads it; `36.5`, `"36"` and `true` stay
+    what they are, and strict validation refuses them."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Age = Annotated[int, BeforeValidator(whole_number), Field(ge=0, le=150)]
 Secret = Annotated[Text, max_length(1024)]
 Credential = Annotated[Text, max_length(1024, minimum=1)]
 
