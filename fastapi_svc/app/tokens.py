@@ -157,10 +157,16 @@ async def revoke_all_for_user(
 ) -> None:
     """Every refresh token of the user, and every access token issued with one (each is
     recorded beside its refresh token), and the presented one."""
-    # Lock the user's row first: a rotation in flight (which holds it) finishes, and
-    # its new token is revoked here too.
+    # The user's row first (PostgreSQL: a rotation in flight holds it, and finishes), then
+    # the refresh tokens (SQLite: this write takes the one writer's lock), and only then
+    # the access tokens to deny: a token issued in the race is among them.
     await session.execute(select(User.id).where(User.id == user.id).with_for_update())
     now = utcnow()
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
     rows = await session.execute(
         select(RefreshToken.access_jti, RefreshToken.access_expires_at).where(
             RefreshToken.user_id == user.id,
@@ -173,8 +179,3 @@ async def revoke_all_for_user(
         denied.setdefault(access.jti, datetime.fromtimestamp(access.expires_at, now.tzinfo))
     for jti, expires_at in denied.items():
         await deny_access_token(session, redis, jti=jti, expires_at=expires_at)
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
