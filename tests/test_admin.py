@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from helpers import ME, USERS, Api, error_fields, problem, unique_email
+from helpers import ME, USERS, Api, bearer, error_fields, problem, unique_email
 
 ADMIN_ONLY = "Admin privileges required."
 
@@ -272,3 +272,21 @@ def test_list_limit_bounds_are_accepted(api: Api, admin: dict[str, str]) -> None
         assert api.client.get(USERS, params=params, headers=admin).status_code == 200
     one = api.client.get(USERS, params={"limit": 1}, headers=admin).json()
     assert len(one["results"]) == 1
+
+
+def test_an_admin_cannot_deactivate_demote_or_delete_their_own_account(api: Api) -> None:
+    second = api.make_admin(api.register())
+    own, headers = f"{USERS}/{second.id}", bearer(second.access)
+    for response in (
+        api.client.post(f"{own}/deactivate", headers=headers),
+        api.client.patch(own, json={"is_admin": False}, headers=headers),
+        api.client.delete(own, headers=headers),
+    ):
+        assert response.status_code == 409, response.text
+    # Other changes to one's own account are fine, and the account is untouched.
+    renamed = api.client.patch(own, json={"name": "Still Admin"}, headers=headers)
+    assert renamed.status_code == 200
+    assert renamed.json()["is_admin"] is True
+    assert renamed.json()["is_active"] is True
+    # Not the last active admin: deleting oneself through /users/me works.
+    assert api.client.delete(ME, headers=headers).status_code == 204

@@ -44,6 +44,8 @@ UNAVAILABLE = "Service temporarily unavailable."
 INVALID_BODY = "The request body is invalid."
 MAX_FIELD_ERRORS = 20
 CURRENT_PASSWORD_INCORRECT = "The current password is incorrect."
+OWN_ACCOUNT = "Admins cannot deactivate, demote or delete their own account."
+LAST_ADMIN = "The last active admin cannot delete their own account."
 
 
 def problem_response(

@@ -67,11 +67,28 @@ def test_deactivate_ends_every_session_and_activate_allows_a_new_login(
     assert user_api.get(f"{URL}/me").status_code == HTTPStatus.OK
 
 
-def test_demoted_admin_loses_rights_at_once(admin_client: tuple[APIClient, User]) -> None:
+def test_demoted_admin_loses_rights_at_once(
+    admin_client: tuple[APIClient, User], make_user: Callable[..., User]
+) -> None:
     api, admin = admin_client
-    response = api.patch(f"{URL}/{admin.pk}", {"is_admin": False}, format="json")
+    other = make_user("other.admin@example.com", is_admin=True)
+    other_api = APIClient()
+    pair = login(other_api, other.email)
+    other_api.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access_token']}")
+    response = other_api.patch(f"{URL}/{admin.pk}", {"is_admin": False}, format="json")
     assert response.status_code == HTTPStatus.OK
     assert api.get(URL).status_code == HTTPStatus.FORBIDDEN
+
+
+def test_an_admin_cannot_demote_deactivate_or_delete_themselves(
+    admin_client: tuple[APIClient, User],
+) -> None:
+    api, admin = admin_client
+    assert api.patch(f"{URL}/{admin.pk}", {"is_admin": False}, format="json").status_code == 409
+    assert api.post(f"{URL}/{admin.pk}/deactivate").status_code == 409
+    assert api.delete(f"{URL}/{admin.pk}").status_code == 409
+    # The last active admin cannot delete their own account either.
+    assert api.delete(f"{URL}/me").status_code == 409
 
 
 def test_get_patch_delete_and_404(

@@ -14,5 +14,13 @@ def user_list(*, search: str | None = None, is_active: bool | None = None) -> Qu
     return users
 
 
+def is_last_active_admin(*, user: User) -> bool:
+    """Whether no other active admin would be left without this user."""
+    if not (user.is_admin and user.is_active):
+        return False
+    others = User.objects.filter(is_admin=True, is_active=True).exclude(pk=user.pk)
+    return not others.exists()
+
+
 def user_get(*, user_id: int) -> User | None:
     return User.objects.filter(pk=user_id).first()

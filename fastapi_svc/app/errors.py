@@ -62,6 +62,8 @@ EMAIL_TAKEN = "A user with this email already exists."
 THROTTLED = "Too many failed login attempts. Try again later."
 UNAVAILABLE = "Service temporarily unavailable."
 CURRENT_PASSWORD_INCORRECT = "The current password is incorrect."
+OWN_ACCOUNT = "Admins cannot deactivate, demote or delete their own account."
+LAST_ADMIN = "The last active admin cannot delete their own account."
 
 WWW_AUTHENTICATE = {"WWW-Authenticate": "Bearer"}
 WWW_AUTHENTICATE_INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}

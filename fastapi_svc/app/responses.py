@@ -12,7 +12,7 @@ _DESCRIPTIONS = {
     401: "No token, a rejected token, or bad credentials.",
     403: "Authenticated, but not an admin.",
     404: "No such user.",
-    409: "The email address is taken.",
+    409: "The email is taken, or an admin would change their own account so.",
     413: "The body is over 1 MiB.",
     415: "The body is not JSON.",
     422: "A field rule is broken, a field is unknown or of the wrong type.",

@@ -81,6 +81,16 @@ async def create_user(
     return user
 
 
+async def is_last_active_admin(session: AsyncSession, *, user: User) -> bool:
+    """Whether no other active admin would be left without this user."""
+    if not (user.is_admin and user.is_active):
+        return False
+    others = select(func.count()).where(
+        User.is_admin.is_(True), User.is_active.is_(True), User.id != user.id
+    )
+    return not await session.scalar(others)
+
+
 async def update_user(session: AsyncSession, *, user: User, changes: dict[str, Any]) -> User:
     for field, value in changes.items():
         setattr(user, field, value)

@@ -307,7 +307,7 @@ CONTRACT_OPERATIONS: dict[tuple[str, str], tuple[str, set[str]]] = {
         "updateCurrentUser",
         {"200", "400", "401", "409", "413", "415", "422", "503"},
     ),
-    ("/api/v1/users/me", "delete"): ("deleteCurrentUser", {"204", "401", "503"}),
+    ("/api/v1/users/me", "delete"): ("deleteCurrentUser", {"204", "401", "409", "503"}),
     ("/api/v1/users/me/password", "put"): (
         "changePassword",
         {"204", "400", "401", "413", "415", "422", "429", "503"},
@@ -317,11 +317,11 @@ CONTRACT_OPERATIONS: dict[tuple[str, str], tuple[str, set[str]]] = {
         "updateUser",
         {"200", "400", "401", "403", "404", "409", "413", "415", "422", "503"},
     ),
-    ("/api/v1/users/{id}", "delete"): ("deleteUser", {"204", "401", "403", "404", "503"}),
+    ("/api/v1/users/{id}", "delete"): ("deleteUser", {"204", "401", "403", "404", "409", "503"}),
     ("/api/v1/users/{id}/activate", "post"): ("activateUser", {"200", "401", "403", "404", "503"}),
     ("/api/v1/users/{id}/deactivate", "post"): (
         "deactivateUser",
-        {"200", "401", "403", "404", "503"},
+        {"200", "401", "403", "404", "409", "503"},
     ),
     ("/health", "get"): ("getHealth", {"200"}),
     ("/ready", "get"): ("getReadiness", {"200", "503"}),

@@ -51,6 +51,8 @@ ADMIN_REQUIRED = "Admin privileges required."
 EMAIL_TAKEN = "A user with this email already exists."
 THROTTLED = "Too many failed login attempts. Try again later."
 UNAVAILABLE = "Service temporarily unavailable."
+OWN_ACCOUNT = "Admins cannot deactivate, demote or delete their own account."
+LAST_ADMIN = "The last active admin cannot delete their own account."
 CURRENT_PASSWORD_INCORRECT = "The current password is incorrect."
 
 BEARER = "Bearer"

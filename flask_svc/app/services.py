@@ -88,6 +88,16 @@ def authenticate(*, email: str, password: str) -> User | None:
     return user
 
 
+def is_last_active_admin(*, user: User) -> bool:
+    """Whether no other active admin would be left without this user."""
+    if not (user.is_admin and user.is_active):
+        return False
+    others = select(func.count()).where(
+        User.is_admin.is_(True), User.is_active.is_(True), User.id != user.id
+    )
+    return not db.session.scalar(others)
+
+
 def get_user(*, user_id: int) -> User | None:
     return db.session.get(User, user_id)
 

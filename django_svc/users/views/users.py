@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.errors import throttled
+from api.errors import LAST_ADMIN, OWN_ACCOUNT, ProblemError, throttled
 from api.views import ApiView, ApiViewSet, operation, request_body
 from users import selectors, services
 from users.authentication import bearer_token
@@ -110,6 +110,8 @@ class UserViewSet(ApiViewSet):
         user = self.get_object()
         data = UserUpdateInput(data=request_body(request))
         data.is_valid(raise_exception=True)
+        if user.pk == request.user.pk and data.validated_data.get("is_admin") is False:
+            raise ProblemError(409, OWN_ACCOUNT)
         user = services.update_user(user=user, changes=dict(data.validated_data))
         return Response(UserOutput(user).data)
 
@@ -118,10 +120,13 @@ class UserViewSet(ApiViewSet):
         tag="admin",
         summary="Delete a user (admin)",
         responses={204: None},
-        problems=(401, 403, 404, 503),
+        problems=(401, 403, 404, 409, 503),
     )
     def destroy(self, request: Request, id: int) -> Response:
-        services.delete_user(user=self.get_object())
+        user = self.get_object()
+        if user.pk == request.user.pk:
+            raise ProblemError(409, OWN_ACCOUNT)
+        services.delete_user(user=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @operation(
@@ -142,12 +147,15 @@ class UserViewSet(ApiViewSet):
         tag="admin",
         summary="Deactivate a user (admin, idempotent)",
         responses={200: UserOutput},
-        problems=(401, 403, 404, 503),
+        problems=(401, 403, 404, 409, 503),
         request=None,
     )
     @action(detail=True, methods=["post"])
     def deactivate(self, request: Request, id: int) -> Response:
-        user = services.set_user_active(user=self.get_object(), is_active=False)
+        user = self.get_object()
+        if user.pk == request.user.pk:
+            raise ProblemError(409, OWN_ACCOUNT)
+        user = services.set_user_active(user=user, is_active=False)
         return Response(UserOutput(user).data)
 
 
@@ -183,10 +191,12 @@ class MeApi(ApiView):
         tag="users",
         summary="Delete one's own account",
         responses={204: None},
-        problems=(401, 503),
+        problems=(401, 409, 503),
     )
     def delete(self, request: Request) -> Response:
         assert isinstance(request.user, User)
+        if selectors.is_last_active_admin(user=request.user):
+            raise ProblemError(409, LAST_ADMIN)
         services.delete_user(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

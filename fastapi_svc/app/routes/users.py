@@ -7,7 +7,15 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from starlette.convertors import IntegerConvertor, register_url_convertor
 
 from app import errors, services
-from app.deps import AccessClaims, CurrentUser, RedisDep, SessionDep, SettingsDep, require_admin
+from app.deps import (
+    AccessClaims,
+    AdminUser,
+    CurrentUser,
+    RedisDep,
+    SessionDep,
+    SettingsDep,
+    require_admin,
+)
 from app.hardening import JSONRoute, QueryInteger, single_values
 from app.models import User
 from app.responses import BODY_ERRORS, problems
@@ -75,10 +83,12 @@ async def update_current_user(body: UserUpdateMe, user: CurrentUser, session: Se
     "/me",
     operation_id="deleteCurrentUser",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problems(401, 503),
+    responses=problems(401, 409, 503),
 )
 async def delete_current_user(user: CurrentUser, session: SessionDep) -> Response:
-    """Delete one's own account."""
+    """Delete one's own account (not the last active admin's)."""
+    if await services.is_last_active_admin(session, user=user):
+        raise errors.APIProblem(409, errors.LAST_ADMIN)
     await services.delete_user(session, user=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -216,8 +226,12 @@ async def get_user(target: TargetUser) -> User:
     response_model=UserPublic,
     responses=problems(*BODY_ERRORS, *ADMIN_ERRORS, 409),
 )
-async def update_user(body: UserUpdate, target: TargetUser, session: SessionDep) -> User:
-    """Change a user's name, email, age or admin flag (admin)."""
+async def update_user(
+    body: UserUpdate, target: TargetUser, admin: AdminUser, session: SessionDep
+) -> User:
+    """Change a user's name, email, age or admin flag (admin; never one's own flag off)."""
+    if target.id == admin.id and body.is_admin is False:
+        raise errors.APIProblem(409, errors.OWN_ACCOUNT)
     return await services.update_user(
         session, user=target, changes=body.model_dump(exclude_unset=True)
     )
@@ -227,10 +241,12 @@ async def update_user(body: UserUpdate, target: TargetUser, session: SessionDep)
     "/{id:user_id}",
     operation_id="deleteUser",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problems(*ADMIN_ERRORS),
+    responses=problems(*ADMIN_ERRORS, 409),
 )
-async def delete_user(target: TargetUser, session: SessionDep) -> Response:
-    """Delete a user (admin)."""
+async def delete_user(target: TargetUser, admin: AdminUser, session: SessionDep) -> Response:
+    """Delete a user (admin; not oneself: `DELETE /users/me` is for that)."""
+    if target.id == admin.id:
+        raise errors.APIProblem(409, errors.OWN_ACCOUNT)
     await services.delete_user(session, user=target)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -250,8 +266,12 @@ async def activate_user(target: TargetUser, session: SessionDep, redis: RedisDep
     "/{id:user_id}/deactivate",
     operation_id="deactivateUser",
     response_model=UserPublic,
-    responses=problems(*ADMIN_ERRORS),
+    responses=problems(*ADMIN_ERRORS, 409),
 )
-async def deactivate_user(target: TargetUser, session: SessionDep, redis: RedisDep) -> User:
-    """Deactivate a user (admin); idempotent. Their tokens and login give 401 meanwhile."""
+async def deactivate_user(
+    target: TargetUser, admin: AdminUser, session: SessionDep, redis: RedisDep
+) -> User:
+    """Deactivate a user (admin; not oneself); idempotent. Ends every session of theirs."""
+    if target.id == admin.id:
+        raise errors.APIProblem(409, errors.OWN_ACCOUNT)
     return await services.set_user_active(session, redis, user=target, is_active=False)

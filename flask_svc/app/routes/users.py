@@ -11,7 +11,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter
 
 from .. import services
-from ..errors import no_content, throttled
+from ..errors import LAST_ADMIN, OWN_ACCOUNT, ApiError, no_content, throttled
 from ..extensions import db
 from ..hardening import json_body
 from ..models import User
@@ -67,6 +67,13 @@ def register() -> Response:
     return response
 
 
+def not_own_account(user: User) -> User:
+    """An admin cannot deactivate or delete their own account here (409)."""
+    if user.id == current_user.id:
+        raise ApiError(409, OWN_ACCOUNT)
+    return user
+
+
 @bp.get("/me")
 @jwt_required()
 def get_me() -> tuple[Response, int]:
@@ -102,6 +109,8 @@ def change_password() -> Response:
 @bp.delete("/me")
 @jwt_required()
 def delete_me() -> Response:
+    if services.is_last_active_admin(user=current_user):
+        raise ApiError(409, LAST_ADMIN)
     services.delete_user(user=current_user)
     return no_content()
 
@@ -142,13 +151,15 @@ def get_user(id: int) -> tuple[Response, int]:
 def update_user(id: int) -> tuple[Response, int]:
     user = db.get_or_404(User, id)
     body = validate(UserUpdate, json_body())
+    if user.id == current_user.id and body.changes().get("is_admin") is False:
+        raise ApiError(409, OWN_ACCOUNT)
     return user_json(services.update_user(user=user, changes=body.changes()))
 
 
 @bp.delete("/<user_id:id>")
 @admin_required
 def delete_user(id: int) -> Response:
-    services.delete_user(user=db.get_or_404(User, id))
+    services.delete_user(user=not_own_account(db.get_or_404(User, id)))
     return no_content()
 
 
@@ -161,4 +172,5 @@ def activate_user(id: int) -> tuple[Response, int]:
 @bp.post("/<user_id:id>/deactivate")
 @admin_required
 def deactivate_user(id: int) -> tuple[Response, int]:
-    return user_json(services.set_user_active(user=db.get_or_404(User, id), is_active=False))
+    user = not_own_account(db.get_or_404(User, id))
+    return user_json(services.set_user_active(user=user, is_active=False))
