@@ -39,9 +39,9 @@ CONTRACT_redis = --redis $(REDIS_TEST_SERVER)/$($*_REDIS_DB) -m "not mode_indepe
 CONTRACT_fuzz := -m fuzz --fuzz-examples $(FUZZ_EXAMPLES)
 
 .DEFAULT_GOAL := help
-.PHONY: help venvs run run-fastapi run-django run-flask test test-units test-contract \
+.PHONY: help venvs run run-fastapi run-django run-flask admin-fastapi admin-django admin-flask test test-units test-contract \
 	test-postgres test-redis fuzz lint mypy format lock check-drift validate-deploy copy-out \
-	copy-out-fastapi copy-out-django copy-out-flask clean bench bench-smoke
+	copy-out-fastapi copy-out-django copy-out-flask starter clean bench bench-smoke
 
 help: ## List the targets
 	@grep -hE '^[a-z% -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-34s %s\n", $$1, $$2}'
@@ -66,6 +66,13 @@ run: $(addsuffix _svc/.venv/.installed,$(SERVICES)) ## Serve all three services 
 # start quietly beside the first: say so instead.
 PORT_TAKEN = python3 -c 'import socket, sys; host, port = sys.argv[1], int(sys.argv[2]); \
   sys.exit(f"error: {host}:{port} is already in use (set PORT)" if socket.socket().connect_ex((host, port)) == 0 else 0)'
+
+fastapi_CREATE_ADMIN = .venv/bin/python -m app.cli create-admin
+django_CREATE_ADMIN = .venv/bin/python manage.py createsuperuser
+flask_CREATE_ADMIN = .venv/bin/flask --app app create-admin
+
+admin-fastapi admin-django admin-flask: admin-%: %_svc/.venv/.installed ## Create an admin in one service's database, asking for the password (ARGS="--email a@b.io" for FastAPI)
+	cd $*_svc && $($*_PREPARE) && $($*_CREATE_ADMIN) $(ARGS)
 
 run-fastapi run-django run-flask: run-%: %_svc/.venv/.installed ## Serve one service in the foreground; PORT overrides its port
 	$(PORT_TAKEN) $${HOST:-127.0.0.1} $${PORT:-$($*_PORT)}
@@ -149,10 +156,18 @@ bench-smoke: $(addsuffix _svc/.venv/.installed,$(SERVICES)) benchmarks/.venv/.in
 copy-out: .tools/.installed ## Copy each service alone out of the repository, install, migrate and test it there
 	$(SIDE_BY_SIDE) $(addprefix copy-out-,$(SERVICES))
 
+starter: ## Copy one service out as a new project, without its virtualenv, databases or caches: make starter SERVICE=fastapi DEST=../my-api
+	@test -n "$(SERVICE)" -a -n "$(DEST)" || { echo "usage: make starter SERVICE=fastapi|django|flask DEST=<new folder>"; exit 2; }
+	@test -d "$(SERVICE)_svc" || { echo "error: no service $(SERVICE) (fastapi, django or flask)"; exit 2; }
+	@test ! -e "$(DEST)" || { echo "error: $(DEST) already exists"; exit 2; }
+	mkdir -p "$(DEST)"
+	tar -C $(SERVICE)_svc --exclude=.venv --exclude='*.sqlite3*' --exclude=__pycache__ --exclude='.*_cache' -cf - . \
+	  | tar -C "$(DEST)" -xf -
+	@echo "$(DEST): the $(SERVICE) service on its own; its README.md says how to run it"
+
 copy-out-fastapi copy-out-django copy-out-flask: copy-out-%: .tools/.installed
 	set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; echo "== $* copied alone to $$tmp"; \
-	tar -C $*_svc --exclude=.venv --exclude='*.sqlite3*' --exclude=__pycache__ --exclude='.*_cache' -cf - . \
-	  | (mkdir -p $$tmp/$* && tar -C $$tmp/$* -xf -); \
+	$(MAKE) --no-print-directory starter SERVICE=$* DEST=$$tmp/$*; \
 	$(call VENV_FROM,$$tmp/$*) \
 	  && cd $$tmp/$* && export DATABASE_URL=sqlite:///$$tmp/$*/db.sqlite3 && $($*_PREPARE) && .venv/bin/pytest
 

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import getpass
 import sys
 
 from pydantic import ValidationError
@@ -49,9 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("bootstrap-admin", help="create the admin from FIRST_ADMIN_EMAIL/PASSWORD")
     create = commands.add_parser("create-admin", help="create an admin account")
     create.add_argument("--email", required=True)
-    create.add_argument("--password", required=True)
+    create.add_argument("--password", help="asked for (twice, not shown) when left out")
     create.add_argument("--name", default="Admin")
     args = parser.parse_args(argv)
+    if args.command == "create-admin" and args.password is None:
+        # As Django's createsuperuser and Flask's create-admin do: not in the shell history.
+        args.password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat for confirmation: ") != args.password:
+            print("error: the two passwords differ", file=sys.stderr)
+            return 1
 
     try:
         settings = get_settings()

@@ -63,3 +63,15 @@ async def test_create_admin(cli_env: str, capsys: pytest.CaptureFixture[str]) ->
     assert await _run_async(["create-admin", "--email", "bad", "--password", "short"]) == 1
     users = await _users(cli_env)
     assert [(u.email, u.is_admin) for u in users] == [("boss@example.com", True)]
+
+
+async def test_create_admin_asks_for_the_password_twice(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers = iter(["first password", "another one", "chosen password", "chosen password"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt: next(answers))
+    assert await _run_async(["create-admin", "--email", "asked@example.com"]) == 1
+    assert "differ" in capsys.readouterr().err
+    assert await _run_async(["create-admin", "--email", "asked@example.com"]) == 0
+    users = await _users(cli_env)
+    assert [u.email for u in users] == ["asked@example.com"]
