@@ -94,3 +94,10 @@ def test_oversized_request_headers_are_refused(api: Api, size: int) -> None:
     big = f"X-Big: {'a' * size}\r\nConnection: close\r\n"
     head = f"GET /health HTTP/1.1\r\nHost: localhost\r\n{big}\r\n"
     assert status_line_code(send_raw(api, head.encode())) in (400, 431)
+
+
+@pytest.mark.parametrize("host", ["bad host!", "a/b", "evil.example:xx"])
+def test_a_host_header_that_is_no_host_is_400(api: Api, host: str) -> None:
+    # Page links are built from the Host: never `http:///api/v1/users?...`.
+    head = f"GET /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    assert status_line_code(send_raw(api, head.encode())) == 400

@@ -27,6 +27,8 @@ from app.middleware import send_problem
 MAX_JSON_DEPTH = 64
 MAX_BODY_BYTES = 1024 * 1024
 MAX_HEADER_BYTES = 8 * 1024
+# A host name or an IPv6 literal, and an optional port.
+HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?")
 JSON_MEDIA_TYPE = "application/json"
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 
@@ -152,6 +154,11 @@ class RequestLimitsMiddleware:
             return
         if any(len(value) > MAX_HEADER_BYTES for _, value in scope["headers"]):
             await send_problem(send, 431, "A request header is larger than 8 KiB.")
+            return
+        host = Headers(scope=scope).get("host")
+        if host is not None and not HOST.fullmatch(host):
+            # Links are built from it: a 400, as Django answers a host it cannot read.
+            await send_problem(send, 400, "The Host header is invalid.")
             return
         length = Headers(scope=scope).get("content-length")
         if length is not None:

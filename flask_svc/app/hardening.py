@@ -160,7 +160,10 @@ def form_body() -> dict[str, str]:
 
 
 def exact_paths() -> None:
-    """Werkzeug's router reads `//metrics` as `/metrics`; the contract's paths are exact."""
+    """Werkzeug's router reads `//metrics` as `/metrics`; the contract's paths are exact.
+    A Host Werkzeug cannot read becomes "" (and links `http:///...`): a 400, as in Django."""
+    if not request.host:
+        raise MalformedBody("The Host header is invalid.")
     if str(request.environ.get("PATH_INFO", "")).startswith("//"):
         raise NotFound()
 
