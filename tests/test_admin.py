@@ -290,3 +290,15 @@ def test_an_admin_cannot_deactivate_demote_or_delete_their_own_account(api: Api)
     assert renamed.json()["is_active"] is True
     # Not the last active admin: deleting oneself through /users/me works.
     assert api.client.delete(ME, headers=headers).status_code == 204
+
+
+def test_the_same_faults_get_the_same_details_in_every_service(
+    api: Api, admin: dict[str, str]
+) -> None:
+    not_found = "The requested resource was not found."
+    assert problem(api.client.get(f"{USERS}/987654321", headers=admin))["detail"] == not_found
+    assert problem(api.client.get("/no/such/route"))["detail"] == not_found
+    query = api.client.get(USERS, params={"limit": "many"}, headers=admin)
+    assert problem(query)["detail"] == "The query parameters are invalid."
+    body = api.client.patch(ME, json={"age": "36"}, headers=admin)
+    assert problem(body)["detail"] == "The request body is invalid."

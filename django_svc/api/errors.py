@@ -42,6 +42,8 @@ EMAIL_TAKEN = "A user with this email already exists."
 THROTTLED = "Too many failed login attempts. Try again later."
 UNAVAILABLE = "Service temporarily unavailable."
 INVALID_BODY = "The request body is invalid."
+INVALID_QUERY = "The query parameters are invalid."
+NOT_FOUND = "The requested resource was not found."
 MAX_FIELD_ERRORS = 20
 CURRENT_PASSWORD_INCORRECT = "The current password is incorrect."
 OWN_ACCOUNT = "Admins cannot deactivate, demote or delete their own account."
@@ -155,7 +157,10 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> HttpRespons
     status = exc.status_code
     if isinstance(exc, drf_exceptions.ValidationError | UnprocessableError):
         # DRF answers 400 with a field dict; the contract wants 422 and a list.
-        return problem_response(422, INVALID_BODY, errors=_flatten(exc.detail))
+        # A GET has no body: what it gets wrong is its query string.
+        request = context.get("request")
+        detail = INVALID_QUERY if request is not None and request.method == "GET" else INVALID_BODY
+        return problem_response(422, detail, errors=_flatten(exc.detail))
     if isinstance(exc, drf_exceptions.NotAuthenticated):
         detail = NOT_AUTHENTICATED
     elif isinstance(exc, drf_exceptions.AuthenticationFailed):
@@ -169,7 +174,7 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> HttpRespons
     elif isinstance(exc, drf_exceptions.MethodNotAllowed):
         detail = "The method is not allowed for this resource."
     elif isinstance(exc, drf_exceptions.NotFound):
-        detail = "The resource was not found."
+        detail = NOT_FOUND
     elif isinstance(exc, ProblemError):
         detail = str(exc.detail)
         headers.update(exc.extra_headers)
@@ -197,7 +202,7 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return problem_response(404, "The resource was not found.")
+    return problem_response(404, NOT_FOUND)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -202,7 +202,7 @@ async def _validation_handler(_request: Request, exc: Exception) -> Response:
     raw = exc.errors()
     errors = [FieldError(_field_name(e.get("loc", ())), _message(e)) for e in raw]
     in_body = any(e.get("loc", ("body",))[:1] == ("body",) for e in raw)
-    detail = "The request body is invalid." if in_body else "The request parameters are invalid."
+    detail = "The request body is invalid." if in_body else "The query parameters are invalid."
     return problem_response(422, detail, errors=errors)
 
 
