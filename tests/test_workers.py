@@ -12,12 +12,14 @@ from collections import Counter
 import pytest
 
 from conftest import ServerFactory
-from helpers import log_entry
+from helpers import log_entry, wait_until
 from servers import RunningServer
 
 CONNECTIONS = 16
-ROUNDS = 5
-FAIR_SHARE = 3  # of 16 connections, at least this many on each of the two workers
+ROUNDS = 3
+# Of 16 connections, at least this many on each worker: by chance (a fair hash) a worker
+# gets fewer about once in 2,000 rounds; one shared socket gives 16:0 or 15:1.
+FAIR_SHARE = 2
 
 
 def _serving_pids(server: RunningServer) -> Counter[int]:
@@ -48,6 +50,8 @@ def test_connections_opened_at_once_are_spread_over_the_workers(
     server_factory: ServerFactory,
 ) -> None:
     with server_factory(extra_env={"WEB_CONCURRENCY": "2"}) as server:
+        # Each worker binds its own socket as it boots: wait until both serve.
+        assert wait_until(lambda: len(_serving_pids(server)) == 2, timeout=30)
         for _ in range(ROUNDS):
             pids = _serving_pids(server)
             assert len(pids) == 2, pids
