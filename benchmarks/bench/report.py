@@ -24,6 +24,9 @@ CLAIMED_MIB = {"fastapi": 45, "django": 85, "flask": 38}
 CLAIMED_MIN_SPEEDUP = 3.0
 IO_BOUND = ("me", "list", "refresh")
 MEMORY_TOLERANCE = 0.25
+# A scenario whose best run is more than this times its worst measured chance (which
+# worker took which connection, a busy machine) as much as the code.
+SPREAD_FLAG = 1.25
 README_START = "<!-- bench:start -->"
 README_END = "<!-- bench:end -->"
 
@@ -57,6 +60,17 @@ def _worst_tail(result: ServiceResult) -> Scenario | None:
     """The service scenario with the longest tail; the bare apps are references, not targets."""
     own = [s for s in result.scenarios.values() if s.name not in REFERENCES]
     return max(own, key=lambda s: s.tail_ratio, default=None)
+
+
+def spread_flagged(scenario: Scenario) -> bool:
+    low, high = scenario.rps_spread
+    return low > 0 and high / low > SPREAD_FLAG
+
+
+def spread_cell(scenario: Scenario) -> str:
+    low, high = scenario.rps_spread
+    cell = f"{fmt(low)}–{fmt(high)}"
+    return f"{cell} **spread**" if spread_flagged(scenario) else cell
 
 
 def _errors(result: ServiceResult) -> int:
@@ -94,13 +108,12 @@ def service_section(result: ServiceResult) -> list[str]:
     rows = []
     for scenario in result.scenarios.values():
         idle = result.bare_idle if scenario.name in REFERENCES else result.idle
-        low, high = scenario.rps_spread
         rows.append(
             [
                 scenario.title,
                 str(scenario.connections),
                 fmt(scenario.rps),
-                f"{fmt(low)}–{fmt(high)}",
+                spread_cell(scenario),
                 fmt(scenario.p50_ms, 2),
                 fmt(scenario.p99_ms, 2),
                 fmt(scenario.tail_ratio),
@@ -292,8 +305,9 @@ def render(results: Results, *, profiles: bool = False) -> str:
         f"PostgreSQL database with {s['users']} users registered through the API. wrk "
         f"keeps {s['connections']} connections open (one per wrk thread) over loopback: "
         f"{s['warmup']:g} s warm-up, then {s['repeats']} runs of {s['duration']:g} s; the "
-        "tables show the median run (errors: the sum over all runs). wrk, PostgreSQL and "
-        "the server share the same cores.",
+        "tables show the median run (errors: the sum over all runs) and the range of all "
+        f"runs, marked **spread** where the best run beats the worst by more than "
+        f"{SPREAD_FLAG:g} times. wrk, PostgreSQL and the server share the same cores.",
         "",
         "Re-run with `make bench` (durations: `BENCH_ARGS='--duration 20 --repeats 5'`). "
         "Numbers from a machine that is busy with other work are noisy; the ratios within "

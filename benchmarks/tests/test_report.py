@@ -151,3 +151,12 @@ def test_each_login_run_is_set_against_the_ceiling_taken_beside_it() -> None:
     )
     # Per run: 4/4.0, 2/2.0, 4/5.0; the median is 1.0.
     assert result.login_fraction == 1.0
+
+
+def test_a_scenario_whose_runs_differ_by_more_than_a_quarter_is_flagged() -> None:
+    steady = Scenario("me", "me", 16, [run(1000), run(1100), run(1240)])
+    lucky = Scenario("me", "me", 16, [run(1000), run(1300), run(1100)])
+    assert not report.spread_flagged(steady)
+    assert report.spread_flagged(lucky)
+    assert report.spread_cell(lucky) == "1,000.0–1,300.0 **spread**"
+    assert "**spread**" in report.render(results(), profiles=False)
