@@ -4,6 +4,8 @@ The variable names are shared with the FastAPI and Flask services; see
 `shared_contract/README.md` for their meaning.
 """
 
+import hashlib
+import hmac
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -30,8 +32,13 @@ if not JWT_SECRET_KEY:
 elif APP_ENV == "production" and len(JWT_SECRET_KEY.encode()) < 32:
     raise ImproperlyConfigured("JWT_SECRET_KEY must be at least 32 bytes when APP_ENV=production.")
 
-# Django's own signing (admin sessions, CSRF) gets its own key when given one.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", JWT_SECRET_KEY)
+# Django's own signing (admin sessions, CSRF) has its own key. Without DJANGO_SECRET_KEY
+# it is derived from JWT_SECRET_KEY, never equal to it: the variables the contract names
+# are enough to start the service in production.
+SECRET_KEY = (
+    os.environ.get("DJANGO_SECRET_KEY")
+    or hmac.new(JWT_SECRET_KEY.encode(), b"django SECRET_KEY", hashlib.sha256).hexdigest()
+)
 DEBUG = os.environ.get("DJANGO_DEBUG", "") == "1"
 # The API answers on whatever host it is reached by (absolute page links use it).
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h.strip()]
@@ -120,6 +127,18 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "no-referrer"
 CSRF_FAILURE_VIEW = "api.errors.csrf_failure"
+
+if APP_ENV == "production":
+    # TLS ends at the proxy in front (ingress, load balancer), which says so here.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = True
+    # The proxy redirects plain HTTP to HTTPS; a redirect here would also turn away the
+    # plain-HTTP health probes from inside the cluster. SECURE_SSL_REDIRECT=1 turns it on.
+    SECURE_SSL_REDIRECT = os.environ.get("SECURE_SSL_REDIRECT", "") == "1"
+    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$"]
+    SILENCED_SYSTEM_CHECKS = [] if SECURE_SSL_REDIRECT else ["security.W008"]
 
 TEMPLATES = [
     {

@@ -45,6 +45,14 @@ def test_login_by_form_and_json(client: APIClient, make_user: Callable[..., User
     assert login(client, "Ada@Example.com")["access_token"]
 
 
+def test_an_api_login_sets_last_login(client: APIClient, make_user: Callable[..., User]) -> None:
+    user = make_user()
+    assert user.last_login is None
+    login(client, user.email)
+    user.refresh_from_db()
+    assert user.last_login is not None
+
+
 def test_grant_type_other_than_password_is_400(
     client: APIClient, make_user: Callable[..., User]
 ) -> None:

@@ -47,6 +47,27 @@ def test_each_request_is_one_json_log_line(caplog: pytest.LogCaptureFixture) -> 
     assert "secret" not in json.dumps(line)
 
 
+def test_production_settings_pass_check_deploy() -> None:
+    env = {**os.environ, "APP_ENV": "production", "JWT_SECRET_KEY": "k" * 40}
+    env.pop("DJANGO_SECRET_KEY", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=SERVICE,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_django_signs_with_a_key_of_its_own() -> None:
+    from django.conf import settings
+
+    assert settings.SECRET_KEY != settings.JWT_SECRET_KEY
+
+
 @pytest.mark.parametrize(
     ("app_env", "parameters"),
     [("test", "m=1024,t=1,p=1"), ("development", "m=65536,t=3,p=4")],

@@ -1,5 +1,6 @@
 """Login, refresh and logout: small views around `users.tokens`."""
 
+from django.contrib.auth.signals import user_logged_in
 from django.http import QueryDict
 from rest_framework import status
 from rest_framework.exceptions import ParseError
@@ -27,7 +28,7 @@ from users.throttling import client_address, login_key, release_attempt, reserve
 class TokenApi(ApiView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
-    parser_classes = (StrictJSONParser, FormParser)
+    parser_classes = (FormParser, StrictJSONParser)
 
     @operation(
         "login",
@@ -49,7 +50,7 @@ class TokenApi(ApiView):
         data = (TokenFormInput if is_form else TokenInput)(data=body)
         data.is_valid(raise_exception=True)
         if data.validated_data.get("grant_type", "password") != "password":
-            raise ParseError("grant_type must be password.")
+            raise ParseError("The grant_type must be password.")
         username: str = data.validated_data["username"]
         key = login_key(address=client_address(request), username=username)
         retry_after = reserve_attempt(key=key)
@@ -59,6 +60,8 @@ class TokenApi(ApiView):
         if user is None:
             raise ProblemError(401, BAD_CREDENTIALS)
         release_attempt(key=key)
+        # Django's own login signal: its receiver sets `last_login`, as `login()` would.
+        user_logged_in.send(sender=User, request=request._request, user=user)
         return no_store(Response(tokens.issue_token_pair(user=user)))
 
 
