@@ -96,8 +96,14 @@ def test_each_service_listens_on_its_port_with_its_own_database(
     compose: dict[str, Any], name: str, port: int
 ) -> None:
     app = compose["services"][name]
-    # Loopback only: `/metrics` answers without a token.
-    assert app["ports"] == [f"127.0.0.1:{port}:{port}"]
+    # Reached through the proxy only, which publishes on loopback (`/metrics` answers
+    # without a token).
+    assert "ports" not in app
+    assert app["expose"] == [str(port)]
+    assert f"127.0.0.1:{port}:{port}" in compose["services"]["proxy"]["ports"]
+    assert compose["services"]["proxy"]["environment"][f"{name.upper()}_UPSTREAM"] == (
+        f"{name}:{port}"
+    )
     env = app["environment"]
     assert env["PORT"] == str(port)
     assert env["HOST"] == "0.0.0.0"  # noqa: S104 - listening inside the container
@@ -165,3 +171,9 @@ def test_base_images_are_pinned_to_a_release(compose: dict[str, Any]) -> None:
     assert images
     for image in images:
         assert re.search(r":\d+\.\d+(\.\d+)?-", image), f"{image} is not pinned to a release"
+
+
+def test_the_proxy_is_the_one_trusted_forwarder(compose: dict[str, Any]) -> None:
+    address = compose["services"]["proxy"]["networks"]["default"]["ipv4_address"]
+    for name in SERVICES:
+        assert compose["services"][name]["environment"]["FORWARDED_ALLOW_IPS"] == address
