@@ -149,6 +149,11 @@ class _Response:
         return self.response.content or None
 
 
+# uvicorn takes the reason phrase from Python's http.HTTPStatus, which spells these
+# the RFC 7231 way before Python 3.13 (the contract README lets the phrase be the server's).
+OLDER_REASON_PHRASES = {413: "Request Entity Too Large", 422: "Unprocessable Entity"}
+
+
 class Contract:
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.document = document
@@ -308,6 +313,11 @@ class Contract:
                 problems.append(f"problem status {body.get('status')!r} != {status}")
             if status in titles and body.get("title") != titles[status]:
                 problems.append(f"problem title {body.get('title')!r} != {titles[status]!r}")
+            if status in titles and response.reason_phrase not in (
+                titles[status],
+                OLDER_REASON_PHRASES.get(status),
+            ):
+                problems.append(f"reason phrase {response.reason_phrase!r} for {status}")
             if ("errors" in body) != (status == 422):
                 problems.append("`errors` belongs to 422 answers only, and always there")
         return problems

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -58,6 +60,21 @@ def test_successful_logins_neither_count_nor_reset(api: Api) -> None:
     assert api.login_response(account.email, account.password).status_code == 200
     assert _fail(api, account.email, 1) == [401]
     _check_429(api.login_response(account.email, account.password))
+
+
+def test_retry_after_is_the_rest_of_the_window_rounded_up(api: Api) -> None:
+    # The window opens at the first failure: whatever the server's clock read
+    # in between, the seconds left lie between these two bounds, rounded up.
+    account = api.register(login=False)
+    sent_first = time.monotonic()
+    _fail(api, account.email, 1)
+    answered_first = time.monotonic()
+    _fail(api, account.email, api.max_failures - 1)
+    sent_last = time.monotonic()
+    retry_after = _check_429(api.login_response(account.email, "wrong password!"))
+    answered_last = time.monotonic()
+    longest, shortest = answered_last - sent_first, sent_last - answered_first
+    assert math.ceil(WINDOW - longest) <= retry_after <= math.ceil(WINDOW - shortest)
 
 
 def test_throttled_attempts_do_not_extend_the_window(api: Api) -> None:

@@ -66,7 +66,10 @@ def problem_response(
     if errors is not None:
         body["errors"] = errors[:MAX_FIELD_ERRORS]
     response = HttpResponse(
-        json.dumps(body), status=status, content_type="application/problem+json"
+        json.dumps(body),
+        status=status,
+        reason=TITLES.get(status),
+        content_type="application/problem+json",
     )
     for name, value in (headers or {}).items():
         response[name] = value
@@ -170,7 +173,9 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> HttpRespons
     elif isinstance(exc, drf_exceptions.ParseError):
         detail = str(exc.detail)  # our own parser's and views' sentences, never the input
     elif isinstance(exc, drf_exceptions.UnsupportedMediaType):
-        detail = "The request body must be application/json."
+        request = context.get("request")
+        accepted = [p.media_type for p in getattr(request, "parsers", [])] or ["application/json"]
+        detail = f"The request body must be {' or '.join(accepted)}."
     elif isinstance(exc, drf_exceptions.MethodNotAllowed):
         detail = "The method is not allowed for this resource."
     elif isinstance(exc, drf_exceptions.NotFound):
@@ -206,7 +211,7 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return problem_response(500, "The server could not answer the request.")
+    return problem_response(500, "An unexpected error occurred.")
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -28,19 +28,19 @@ MAX_DEPTH = 64
 log = logging.getLogger(__name__)
 
 
-class _DuplicateKeyError(ValueError):
-    pass
+class _StrictJSONError(ValueError):
+    """Valid for Python's json module, not for the contract."""
 
 
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+    raise _StrictJSONError("The request body is not valid JSON: NaN and Infinity are not allowed.")
 
 
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj: dict[str, Any] = {}
     for key, value in pairs:
         if key in obj:
-            raise _DuplicateKeyError(key)
+            raise _StrictJSONError("The request body is not valid JSON: a key appears twice.")
         obj[key] = value
     return obj
 
@@ -68,8 +68,8 @@ def loads_strict(raw: bytes) -> Any:
         raise ParseError("The request body is empty.")
     try:
         data = json.loads(text, object_pairs_hook=_unique_object, parse_constant=_reject_constant)
-    except _DuplicateKeyError as exc:
-        raise ParseError("The request body repeats a key.") from exc
+    except _StrictJSONError as exc:
+        raise ParseError(str(exc)) from exc
     except (ValueError, RecursionError) as exc:
         raise ParseError("The request body is not valid JSON.") from exc
     if _depth(data) > MAX_DEPTH:

@@ -21,10 +21,30 @@ EMAIL_PATTERN = re.compile(
 )
 
 
-class StrictCharField(serializers.CharField):
-    """A JSON string only; NUL characters and lone surrogates are refused."""
+class ContractMessages(serializers.Field[Any, Any, Any, Any]):
+    """The contract README's field messages for the rules every field shares (DRF collects
+    `default_error_messages` along the class hierarchy)."""
 
     default_error_messages = {  # noqa: RUF012 (DRF's own convention)
+        "required": "Field required.",
+        "null": "Must not be null.",
+        "blank": "Must not be empty.",
+        "min_length": "Must be at least {min_length} characters.",
+        "max_length": "Must be at most {max_length} characters.",
+        "min_value": "Must be at least {min_value}.",
+        "max_value": "Must be at most {max_value}.",
+    }
+
+
+def one_message(text: str, *keys: str) -> dict[str, Any]:
+    """One message for several rules of a field (a name's length, trimmed or not)."""
+    return dict.fromkeys(keys, text)
+
+
+class StrictCharField(ContractMessages, serializers.CharField):
+    """A JSON string only; NUL characters and lone surrogates are refused."""
+
+    default_error_messages = {  # noqa: RUF012
         "invalid": "Must be a string.",
         "nul": "Must not contain a NUL character.",
         "surrogate": "Must not contain a lone surrogate.",
@@ -39,7 +59,8 @@ class StrictCharField(serializers.CharField):
             data.encode("utf-8")
         except UnicodeEncodeError:
             self.fail("surrogate")
-        return super().to_internal_value(data)
+        value: str = super().to_internal_value(data)
+        return value
 
     def run_validation(self, data: Any = serializers.empty) -> Any:
         # DRF checks for blank strings before the type; check the type first so
@@ -49,7 +70,7 @@ class StrictCharField(serializers.CharField):
         return super().run_validation(data)
 
 
-class StrictIntegerField(serializers.IntegerField):
+class StrictIntegerField(ContractMessages, serializers.IntegerField):
     """A JSON integer only: not `"36"`, not `true`, not `36.5`; `36.0` is 36, as JSON
     Schema reads it."""
 
@@ -63,10 +84,10 @@ class StrictIntegerField(serializers.IntegerField):
         return int(data)
 
 
-class StrictBooleanField(serializers.BooleanField):
+class StrictBooleanField(ContractMessages, serializers.BooleanField):
     """A JSON boolean only: not `1`, not `"true"`."""
 
-    default_error_messages = {"invalid": "Must be a boolean."}  # noqa: RUF012
+    default_error_messages = {"invalid": "Must be true or false."}  # noqa: RUF012
 
     def to_internal_value(self, data: Any) -> bool:
         if type(data) is not bool:
@@ -75,7 +96,12 @@ class StrictBooleanField(serializers.BooleanField):
 
 
 class EmailField(StrictCharField):
-    default_error_messages = {"invalid_email": "Must be a valid email address."}  # noqa: RUF012
+    default_error_messages = one_message(
+        "Must be a valid email address of at most 254 characters.",
+        "invalid_email",
+        "blank",
+        "max_length",
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_length=254, trim_whitespace=False, **kwargs)
@@ -88,6 +114,10 @@ class EmailField(StrictCharField):
 
 
 class NameField(StrictCharField):
+    default_error_messages = one_message(
+        "Must be 2 to 100 characters after trimming.", "blank", "min_length", "max_length"
+    )
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(min_length=2, max_length=100, trim_whitespace=True, **kwargs)
 
@@ -100,7 +130,10 @@ class AgeField(StrictIntegerField):
 class NewPasswordField(StrictCharField):
     """8 to 128 code points, not only whitespace, used exactly as sent."""
 
-    default_error_messages = {"whitespace": "Must not be only whitespace."}  # noqa: RUF012
+    default_error_messages = {  # noqa: RUF012
+        **one_message("Must be 8 to 128 characters.", "blank", "min_length", "max_length"),
+        "whitespace": "Must not be only whitespace.",
+    }
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(min_length=8, max_length=128, trim_whitespace=False, **kwargs)
@@ -127,9 +160,13 @@ class TokenStringField(StrictCharField):
 class StrictSerializer(serializers.Serializer[Any]):
     """Refuses fields it does not declare (mass assignment such as `is_admin`)."""
 
-    def to_internal_value(self, data: Any) -> Any:
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        # `null` included, which DRF would answer with its own "No data provided".
         if not isinstance(data, Mapping):
             raise serializers.ValidationError({"body": ["Must be a JSON object."]})
+        return super().run_validation(data)
+
+    def to_internal_value(self, data: Any) -> Any:
         errors: dict[str, Any] = {
             str(key): ["Unknown field."] for key in data if key not in self.fields
         }
@@ -198,7 +235,7 @@ class LogoutInput(StrictSerializer):
     refresh_token = TokenStringField(required=False)
 
 
-class QueryIntegerField(serializers.IntegerField):
+class QueryIntegerField(ContractMessages, serializers.IntegerField):
     """A query-string integer as the contract writes it: no sign, space, decimals or leading
     zero (DRF would also take `" 20"` or `"20.0"`)."""
 
@@ -216,7 +253,7 @@ class QueryIntegerField(serializers.IntegerField):
         return super().get_value(dictionary)
 
 
-class QueryBooleanField(serializers.Field[bool, str, str, Any]):
+class QueryBooleanField(ContractMessages, serializers.Field[bool, str, str, Any]):
     default_error_messages = {"invalid": "Must be true or false."}  # noqa: RUF012
 
     def to_internal_value(self, data: Any) -> bool:

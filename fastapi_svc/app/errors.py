@@ -39,7 +39,7 @@ TITLES = {
 }
 
 DEFAULT_DETAILS = {
-    400: "The request body is not well-formed JSON.",
+    400: "The request is malformed.",
     401: "Not authenticated.",
     403: "Admin privileges required.",
     404: "The requested resource was not found.",
@@ -49,7 +49,7 @@ DEFAULT_DETAILS = {
     415: "The request body must be application/json.",
     422: "The request body is invalid.",
     429: "Too many failed login attempts. Try again later.",
-    500: "The server could not complete the request.",
+    500: "An unexpected error occurred.",
     503: "Service temporarily unavailable.",
 }
 
@@ -162,14 +162,41 @@ def _field_name(loc: Sequence[int | str]) -> str:
     return ".".join(parts) or "body"
 
 
+# The contract README's field messages, by Pydantic error type; a custom validator's
+# message is the table's own text already.
+FIELD_MESSAGES = {
+    "missing": "Field required.",
+    "extra_forbidden": "Unknown field.",
+    "string_type": "Must be a string.",
+    "int_type": "Must be an integer.",
+    "int_parsing": "Must be an integer.",
+    "int_from_float": "Must be an integer.",
+    "bool_type": "Must be true or false.",
+    "literal_error": "Must be true or false.",
+    "model_type": "Must be a JSON object.",
+    "model_attributes_type": "Must be a JSON object.",
+    "dict_type": "Must be a JSON object.",
+    "greater_than_equal": "Must be at least {ge}.",
+    "less_than_equal": "Must be at most {le}.",
+    "string_too_short": "Must be at least {min_length} characters.",
+    "string_too_long": "Must be at most {max_length} characters.",
+    "repeated": "Given more than once.",
+}
+
+
 def _message(error: Mapping[str, Any]) -> str:
-    if error.get("type") == "extra_forbidden":
-        return "Unknown field."
-    if error.get("type") == "missing":
-        return "Field required."
-    msg = str(error.get("msg", "Invalid value."))
-    # Pydantic prefixes messages of custom validators with "Value error, ".
-    return msg.removeprefix("Value error, ")
+    kind, ctx = error.get("type", ""), error.get("ctx", {})
+    if kind == "value_error":
+        return str(error.get("msg", "")).removeprefix("Value error, ")
+    if kind.endswith("_type") and error.get("input", "") is None:
+        return "Must not be null."
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return "Must not be empty."
+    return FIELD_MESSAGES.get(kind, "Invalid value.").format(**ctx)
+
+
+def field_errors(raw: Sequence[Mapping[str, Any]]) -> list[FieldError]:
+    return [FieldError(_field_name(e.get("loc", ())), _message(e)) for e in raw]
 
 
 def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
@@ -200,7 +227,7 @@ async def _domain_error_handler(_request: Request, exc: Exception) -> Response:
 async def _validation_handler(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     raw = exc.errors()
-    errors = [FieldError(_field_name(e.get("loc", ())), _message(e)) for e in raw]
+    errors = field_errors(raw)
     in_body = any(e.get("loc", ("body",))[:1] == ("body",) for e in raw)
     detail = "The request body is invalid." if in_body else "The query parameters are invalid."
     return problem_response(422, detail, errors=errors)
@@ -229,7 +256,7 @@ async def _unavailable_handler(_request: Request, exc: Exception) -> Response:
 async def _disconnect_handler(request: Request, _exc: Exception) -> Response:
     # Nobody is left to answer; the status only goes to the log line and the metrics.
     logger.info("client disconnected before its request body was read: %s", request.url.path)
-    return problem_response(400, "The client disconnected before sending the whole body.")
+    return problem_response(400, "The request body could not be read.")
 
 
 async def _unexpected_handler(_request: Request, exc: Exception) -> Response:

@@ -45,14 +45,14 @@ def media_type(request: Request) -> str | None:
 
 
 def _reject_constant(name: str) -> NoReturn:
-    _bad_request(f"The request body is not valid JSON ({name} is not allowed).")
+    _bad_request("The request body is not valid JSON: NaN and Infinity are not allowed.")
 
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            _bad_request("The request body is not valid JSON (a key appears twice).")
+            _bad_request("The request body is not valid JSON: a key appears twice.")
         result[key] = value
     return result
 

@@ -99,7 +99,7 @@ class UserUpdate(UserUpdateMe):
 
 
 class PasswordChange(StrictModel):
-    current_password: TokenText
+    current_password: Credential
     new_password: Password
 
 

@@ -32,14 +32,14 @@ TITLES = {
 DEFAULT_DETAILS = {
     400: "The request is malformed.",
     401: "Not authenticated.",
-    403: "You are not allowed to do this.",
+    403: "Admin privileges required.",
     404: "The requested resource was not found.",
     405: "The method is not allowed for this resource.",
-    409: "The request conflicts with the current state of the resource.",
+    409: "A user with this email already exists.",
     413: "The request body is larger than 1 MiB.",
     415: "The request body must be application/json.",
     422: "The request body is invalid.",
-    429: "Too many requests. Try again later.",
+    429: "Too many failed login attempts. Try again later.",
     500: "An unexpected error occurred.",
     503: "Service temporarily unavailable.",
 }
@@ -94,7 +94,7 @@ class ApiError(Exception):
 
 class ValidationFailed(ApiError):
     def __init__(self, errors: Sequence[FieldError], detail: str | None = None) -> None:
-        super().__init__(422, detail or "The request is invalid.", errors=errors)
+        super().__init__(422, detail or DEFAULT_DETAILS[422], errors=errors)
 
 
 def throttled(retry_after: int) -> ApiError:

@@ -154,7 +154,7 @@ def form_body() -> dict[str, str]:
     result: dict[str, str] = {}
     for key, value in pairs:
         if key in result:
-            raise MalformedBody("A form field appears more than once.")
+            raise MalformedBody("A form field is given more than once.")
         result[key] = value
     return result
 

@@ -15,6 +15,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic_core import ErrorDetails
 from werkzeug.datastructures import MultiDict
 
 from .errors import FieldError, ValidationFailed
@@ -30,17 +31,15 @@ SURROGATES = re.compile("[\ud800-\udfff]")
 def clean_text(value: str) -> str:
     """Every string field refuses NUL and lone surrogates (neither survives every database)."""
     if "\x00" in value:
-        raise ValueError("must not contain a NUL character")
+        raise ValueError("Must not contain a NUL character.")
     if SURROGATES.search(value):
-        raise ValueError("must not contain a lone surrogate")
+        raise ValueError("Must not contain a lone surrogate.")
     return value
 
 
 def check_email(value: str) -> str:
-    if len(value) > 254:
-        raise ValueError("must be at most 254 characters")
-    if not EMAIL_PATTERN.fullmatch(value):
-        raise ValueError("must be a valid email address")
+    if len(value) > 254 or not EMAIL_PATTERN.fullmatch(value):
+        raise ValueError("Must be a valid email address of at most 254 characters.")
     # str.lower() here, before the database sees it, so every database agrees.
     return value.lower()
 
@@ -48,28 +47,17 @@ def check_email(value: str) -> str:
 def check_name(value: str) -> str:
     value = value.strip()
     if not 2 <= len(value) <= 100:
-        raise ValueError("must be 2 to 100 characters after trimming")
+        raise ValueError("Must be 2 to 100 characters after trimming.")
     return value
 
 
 def check_password(value: str) -> str:
     # Length in code points; never trimmed or normalized.
     if not 8 <= len(value) <= 128:
-        raise ValueError("must be 8 to 128 characters")
+        raise ValueError("Must be 8 to 128 characters.")
     if not value.strip():
-        raise ValueError("must not be only whitespace")
+        raise ValueError("Must not be only whitespace.")
     return value
-
-
-def max_length(limit: int, minimum: int = 0) -> AfterValidator:
-    def check(value: str) -> str:
-        if len(value) > limit:
-            raise ValueError(f"must be at most {limit} characters")
-        if len(value) < minimum:
-            raise ValueError(f"must be at least {minimum} character{'s' if minimum > 1 else ''}")
-        return value
-
-    return AfterValidator(check)
 
 
 Text = Annotated[str, AfterValidator(clean_text)]
@@ -85,8 +73,8 @@ def whole_number(value: Any) -> Any:
 
 
 Age = Annotated[int, BeforeValidator(whole_number), Field(ge=0, le=150)]
-Secret = Annotated[Text, max_length(1024)]
-Credential = Annotated[Text, max_length(1024, minimum=1)]
+Secret = Annotated[str, Field(max_length=1024), AfterValidator(clean_text)]
+Credential = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(clean_text)]
 
 
 class StrictModel(BaseModel):
@@ -99,7 +87,7 @@ class PartialUpdate(StrictModel):
     @classmethod
     def not_null(cls, value: Any) -> Any:
         if value is None:
-            raise ValueError("must not be null")
+            raise ValueError("Must not be null.")
         return value
 
     def changes(self) -> dict[str, Any]:
@@ -127,12 +115,12 @@ class UserUpdate(UserUpdateMe):
     @classmethod
     def admin_not_null(cls, value: Any) -> Any:
         if value is None:
-            raise ValueError("must not be null")
+            raise ValueError("Must not be null.")
         return value
 
 
 class PasswordChange(StrictModel):
-    current_password: Secret
+    current_password: Credential
     new_password: Password
 
 
@@ -146,7 +134,7 @@ class TokenRequest(StrictModel):
     def grant_type_not_null(cls, value: Any) -> Any:
         # Absent means the password grant; an explicit null is not a string.
         if value is None:
-            raise ValueError("must not be null")
+            raise ValueError("Must not be null.")
         return value
 
 
@@ -170,7 +158,7 @@ class LogoutRequest(StrictModel):
     def refresh_token_not_null(cls, value: Any) -> Any:
         # Absent means "no refresh token"; an explicit null is not a string.
         if value is None:
-            raise ValueError("must not be null")
+            raise ValueError("Must not be null.")
         return value
 
 
@@ -203,17 +191,45 @@ class TokenPair(BaseModel):
 Model = TypeVar("Model", bound=BaseModel)
 
 
+# The contract README's field messages, by Pydantic error type; a custom validator's
+# message is the table's own text already.
+FIELD_MESSAGES = {
+    "missing": "Field required.",
+    "extra_forbidden": "Unknown field.",
+    "string_type": "Must be a string.",
+    "int_type": "Must be an integer.",
+    "int_parsing": "Must be an integer.",
+    "int_from_float": "Must be an integer.",
+    "bool_type": "Must be true or false.",
+    "literal_error": "Must be true or false.",
+    "model_type": "Must be a JSON object.",
+    "dict_type": "Must be a JSON object.",
+    "greater_than_equal": "Must be at least {ge}.",
+    "less_than_equal": "Must be at most {le}.",
+    "string_too_short": "Must be at least {min_length} characters.",
+    "string_too_long": "Must be at most {max_length} characters.",
+}
+
+
+def field_message(error: ErrorDetails) -> str:
+    kind, ctx = error["type"], error.get("ctx", {})
+    if kind == "value_error":
+        return error["msg"].removeprefix("Value error, ")
+    if kind.endswith("_type") and error.get("input", "") is None:
+        return "Must not be null."
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return "Must not be empty."
+    return FIELD_MESSAGES.get(kind, "Invalid value.").format(**ctx)
+
+
 def field_errors(error: ValidationError) -> list[FieldError]:
-    result = []
-    for item in error.errors(include_url=False, include_input=False):
-        field = ".".join(str(part) for part in item["loc"]) or "body"
-        message = item["msg"]
-        if item["type"] == "value_error":
-            message = message.removeprefix("Value error, ")
-        elif item["type"] == "extra_forbidden":
-            message = "Unknown field"
-        result.append({"field": field, "message": message})
-    return result
+    return [
+        {
+            "field": ".".join(str(part) for part in item["loc"]) or "body",
+            "message": field_message(item),
+        }
+        for item in error.errors(include_url=False)
+    ]
 
 
 MAX_ID = 2**63 - 1
@@ -223,7 +239,7 @@ DIGITS = re.compile(r"0|[1-9][0-9]*")
 def digits_only(value: Any) -> Any:
     """A query integer as the contract writes it: no sign, space, decimals or leading zero."""
     if isinstance(value, str) and not DIGITS.fullmatch(value):
-        raise ValueError("must be an integer")
+        raise ValueError("Must be an integer.")
     return value
 
 
@@ -258,7 +274,7 @@ def validate(model: type[Model], data: Any) -> Model:
     """Validate a parsed body; 422 with one entry per problem."""
     if not isinstance(data, dict):
         raise ValidationFailed(
-            [{"field": "body", "message": "The body must be a JSON object."}],
+            [{"field": "body", "message": "Must be a JSON object."}],
             "The request body is invalid.",
         )
     try:

@@ -26,16 +26,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _validation_errors(exc: ValidationError) -> errors.APIProblem:
-    found = [
-        errors.FieldError(
-            ".".join(str(p) for p in e["loc"]) or "body",
-            "Unknown field."
-            if e["type"] == "extra_forbidden"
-            else e["msg"].removeprefix("Value error, "),
-        )
-        for e in exc.errors()
-    ]
-    return errors.APIProblem(422, errors=found)
+    return errors.APIProblem(422, errors=errors.field_errors(exc.errors()))
 
 
 async def login_credentials(request: Request) -> TokenRequest:
@@ -144,7 +135,7 @@ async def logout(
     # FastAPI reads a JSON `null` body as no body at all; the body is optional,
     # but one that is sent must be an object.
     if body is None and await request.body():
-        raise errors.validation_problem("body", "The request body must be a JSON object.")
+        raise errors.validation_problem("body", "Must be a JSON object.")
     await tokens.revoke_tokens(
         session,
         redis,

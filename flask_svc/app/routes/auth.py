@@ -39,9 +39,11 @@ def _credentials() -> TokenRequest:
     elif request.mimetype == JSON_MEDIA_TYPE:
         credentials = validate(TokenRequest, json_body())
     else:
-        raise ApiError(415, "The request body must be application/json or form data.")
+        raise ApiError(
+            415, "The request body must be application/x-www-form-urlencoded or application/json."
+        )
     if credentials.grant_type is not None and credentials.grant_type != "password":
-        raise MalformedBody("grant_type must be 'password'.")
+        raise MalformedBody("The grant_type must be password.")
     return credentials
 
 
