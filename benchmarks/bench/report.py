@@ -407,6 +407,7 @@ def render(results: Results, *, profiles: bool = False) -> str:
             memory_rows(results),
         ),
         "",
+        *login_burst_lines(results),
         "## Which claims hold",
         "",
         *claims(results),
@@ -426,6 +427,47 @@ def render(results: Results, *, profiles: bool = False) -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+# The memory limit of each service's container in the Kubernetes manifests.
+POD_LIMIT_MIB = 1024
+
+
+def login_burst_lines(results: Results) -> list[str]:
+    rows = [
+        [
+            name(service),
+            str(burst.logins),
+            fmt(burst.seconds),
+            ", ".join(f"{n} × {code}" for code, n in sorted(burst.statuses.items())),
+            fmt(burst.instance_pss_peak_mib, 0),
+            fmt(burst.worker_rss_peak_mib, 0),
+            verdict(burst.instance_pss_peak_mib <= POD_LIMIT_MIB),
+        ]
+        for service, result in results.services.items()
+        if (burst := result.login_burst) is not None
+    ]
+    if not rows:
+        return []
+    return [
+        "Under a burst of logins sent all at once (argon2 takes 64 MiB per hash; each "
+        "service lets at most as many hashes run at once per worker as it has cores), the "
+        "peak of the whole instance (PSS of master and workers) and of its largest worker:",
+        "",
+        *table(
+            [
+                "service",
+                "logins at once",
+                "seconds",
+                "answers",
+                "instance PSS peak MiB",
+                "largest worker RSS MiB",
+                f"within the {POD_LIMIT_MIB} MiB pod limit",
+            ],
+            rows,
+        ),
+        "",
+    ]
 
 
 def readme_block(results: Results, report_link: str) -> str:

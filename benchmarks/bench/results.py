@@ -121,6 +121,17 @@ class Argon2Ceiling:
 
 
 @dataclass(frozen=True)
+class LoginBurst:
+    """Logins sent all at once, with the instance's memory sampled until all are answered."""
+
+    logins: int
+    seconds: float
+    statuses: dict[str, int]
+    instance_pss_peak_mib: float
+    worker_rss_peak_mib: float
+
+
+@dataclass(frozen=True)
 class ServiceResult:
     service: str
     versions: dict[str, str]
@@ -128,6 +139,7 @@ class ServiceResult:
     bare_idle: MemorySample
     scenarios: dict[str, Scenario]
     argon2: Argon2Ceiling | None = None
+    login_burst: LoginBurst | None = None
 
     def ratio(self, numerator: str, denominator: str) -> float | None:
         top, bottom = self.scenarios.get(numerator), self.scenarios.get(denominator)
@@ -181,5 +193,6 @@ def from_dict(data: dict[str, Any]) -> Results:
             bare_idle=MemorySample(**raw["bare_idle"]),
             scenarios=scenarios,
             argon2=argon2,
+            login_burst=LoginBurst(**raw["login_burst"]) if raw.get("login_burst") else None,
         )
     return Results(settings=data["settings"], machine=data["machine"], services=services)

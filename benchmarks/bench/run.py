@@ -11,7 +11,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -23,7 +25,7 @@ from bench import profiling, seed, servers
 from bench.load import run_wrk, wrk_binary
 from bench.machine import service_versions
 from bench.memory import MemorySample, Sampler, sample
-from bench.results import Argon2Ceiling, Run, Scenario, ServiceResult
+from bench.results import Argon2Ceiling, LoginBurst, Run, Scenario, ServiceResult
 from bench.scenarios import ALL, BARE, BARE_READ, SERVICE_SCENARIOS, Context
 from bench.scenarios import Scenario as ScenarioSpec
 
@@ -158,9 +160,49 @@ def bench_bare(
         return idle, measure(server, spec, Context(connections=options.connections), options)
 
 
+# A burst of logins at once: argon2 takes 64 MiB per hash, so this is where an instance
+# peaks (each service caps its hashes in flight at the worker's cores).
+LOGIN_BURST = 60
+# Correct logins per account in one burst, below LOGIN_MAX_FAILURES (an attempt counts
+# until its password proves right).
+LOGINS_PER_ACCOUNT = 4
+
+
+def login_burst(server: servers.Server, accounts: list[seed.Account]) -> LoginBurst:
+    logins = min(LOGIN_BURST, LOGINS_PER_ACCOUNT * len(accounts))
+    forms = [accounts[i % len(accounts)].login_form() for i in range(logins)]
+
+    def login(form: str) -> str:
+        response = httpx.post(
+            f"{server.base_url}{seed.TOKEN}",
+            content=form,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            timeout=120,
+        )
+        return str(response.status_code)
+
+    workers, instance = server.workers(), server.processes()
+    with Sampler(partial(sample, workers, instance)) as sampler, ThreadPoolExecutor(logins) as pool:
+        started = time.monotonic()
+        statuses = Counter(pool.map(login, forms))
+        seconds = time.monotonic() - started
+    peak = max(sampler.samples, key=lambda s: s.instance_pss_mib)
+    say(
+        f"  {server.name}: {logins} logins at once in {seconds:.1f} s, "
+        f"{peak.instance_pss_mib:.0f} MiB PSS"
+    )
+    return LoginBurst(
+        logins=logins,
+        seconds=round(seconds, 2),
+        statuses=dict(statuses),
+        instance_pss_peak_mib=round(peak.instance_pss_mib, 1),
+        worker_rss_peak_mib=round(max(s.rss_max_worker_mib for s in sampler.samples), 1),
+    )
+
+
 def bench_service(
     service: str, options: Options, secret: str
-) -> tuple[MemorySample, dict[str, Scenario], list[float]]:
+) -> tuple[MemorySample, dict[str, Scenario], list[float], LoginBurst | None]:
     """The service's scenarios; before each login run, the argon2 ceiling on every core
     (the server idle meanwhile), so that each login run has a ceiling taken beside it."""
     admin = seed.Account(
@@ -169,6 +211,7 @@ def bench_service(
     wanted = [spec for spec in SERVICE_SCENARIOS if spec.name in options.scenarios]
     found: dict[str, Scenario] = {}
     ceilings: list[float] = []
+    burst = None
 
     def measure_ceiling() -> None:
         if options.ceiling_seconds > 0:
@@ -218,10 +261,12 @@ def bench_service(
             for spec in wanted:
                 before_run = measure_ceiling if spec.name == "login" else None
                 found[spec.name] = measure(server, spec, context, options, before_run)
+            if "login" in options.scenarios:
+                burst = login_burst(server, accounts)
         if BARE_READ.name in options.scenarios:
             # On the service's database, once the service has stopped.
             _, found[BARE_READ.name] = bench_bare(service, options, secret, BARE_READ, database_url)
-    return idle, found, ceilings
+    return idle, found, ceilings, burst
 
 
 @dataclass(frozen=True)
@@ -303,7 +348,7 @@ def bench(service: str, options: Options) -> ServiceResult:
     scenarios: dict[str, Scenario] = {}
     if "bare" in options.scenarios:
         bare_idle, scenarios["bare"] = bench_bare(service, options, secret)
-    idle, found, ceilings = bench_service(service, options, secret)
+    idle, found, ceilings, burst = bench_service(service, options, secret)
     scenarios.update(found)
     ceiling = None
     if options.ceiling_seconds > 0:
@@ -319,6 +364,7 @@ def bench(service: str, options: Options) -> ServiceResult:
         bare_idle=bare_idle,
         scenarios={name: scenarios[name] for name in ALL if name in scenarios},
         argon2=ceiling,
+        login_burst=burst,
     )
 
 

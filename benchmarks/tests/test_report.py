@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from bench import report
 from bench.memory import MemorySample
 from bench.profiling import summarise
-from bench.results import Argon2Ceiling, Results, Run, Scenario, ServiceResult
+from bench.results import (
+    Argon2Ceiling,
+    LoginBurst,
+    Results,
+    Run,
+    Scenario,
+    ServiceResult,
+    from_dict,
+)
 
 MACHINE = {
     "date": "2026-01-01 00:00 UTC",
@@ -160,3 +170,14 @@ def test_a_scenario_whose_runs_differ_by_more_than_a_quarter_is_flagged() -> Non
     assert report.spread_flagged(lucky)
     assert report.spread_cell(lucky) == "1,000.0–1,300.0 **spread**"
     assert "**spread**" in report.render(results(), profiles=False)
+
+
+def test_the_login_burst_peak_is_set_against_the_pod_limit() -> None:
+    made_up = results()
+    burst = LoginBurst(60, 8.5, {"200": 60}, 700.0, 300.0)
+    made_up.services["fastapi"] = replace(made_up.services["fastapi"], login_burst=burst)
+    text = report.render(made_up, profiles=False)
+    assert "| FastAPI | 60 | 8.5 | 60 × 200 | 700 | 300 | met |" in text
+    assert (
+        from_dict(json.loads(json.dumps(asdict(made_up)))).services["fastapi"].login_burst == burst
+    )
