@@ -35,6 +35,11 @@ PASSWORD = f"{API}/users/me/password"
 TOKEN = f"{API}/auth/token"
 REFRESH = f"{API}/auth/refresh"
 LOGOUT = f"{API}/auth/logout"
+PASSWORD_RESET = f"{API}/auth/password-reset"
+PASSWORD_RESET_CONFIRM = f"{API}/auth/password-reset/confirm"
+VERIFY_EMAIL = f"{API}/auth/verify-email"
+VERIFICATION_EMAIL = f"{API}/users/me/verification-email"
+SESSIONS = f"{API}/users/me/sessions"
 
 T = TypeVar("T")
 

@@ -25,6 +25,8 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from inbox import inbox
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TEST_ORIGIN = "http://allowed.example.test"
@@ -228,6 +230,10 @@ def base_env(
             "LOGIN_MAX_FAILURES": str(settings.max_failures),
             "LOGIN_FAILURE_WINDOW_SECONDS": str(settings.window_seconds),
             "ACCESS_TOKEN_MINUTES": str(settings.access_minutes),
+            # The suite's own SMTP server, which the mail tests read.
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(inbox().port),
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         }
     )
     if redis_url:

@@ -48,6 +48,17 @@ class Settings(BaseSettings):
     # An idle keep-alive connection is closed after this long; behind a load balancer
     # it must outlast the balancer's own idle timeout (60 s on AWS ALB).
     keep_alive_seconds: int = Field(default=75, ge=1)
+    # Mail: links point at PUBLIC_BASE_URL; without SMTP_HOST each message goes to the log.
+    public_base_url: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "no-reply@localhost"
+    password_reset_minutes: int = Field(default=30, ge=1)
+    email_verification_hours: int = Field(default=48, ge=1)
+    require_verified_email: bool = False
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> "Settings":
@@ -65,6 +76,10 @@ class Settings(BaseSettings):
     @property
     def cors_origins(self) -> frozenset[str]:
         return frozenset(o.strip() for o in self.cors_allowed_origins.split(",") if o.strip())
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_base_url or f"http://127.0.0.1:{self.port}").rstrip("/")
 
     @property
     def access_token_seconds(self) -> int:

@@ -62,6 +62,9 @@ EMAIL_TAKEN = "A user with this email already exists."
 THROTTLED = "Too many failed login attempts. Try again later."
 UNAVAILABLE = "Service temporarily unavailable."
 CURRENT_PASSWORD_INCORRECT = "The current password is incorrect."
+INVALID_LINK_TOKEN = "The token is invalid or has expired."
+EMAIL_NOT_VERIFIED = "The email address is not verified."
+EMAIL_ALREADY_VERIFIED = "The email address is already verified."
 OWN_ACCOUNT = "Admins cannot deactivate, demote or delete their own account."
 LAST_ADMIN = "The last active admin cannot delete their own account."
 
@@ -113,6 +116,18 @@ class InvalidTokenError(Exception):
 
 class IncorrectPasswordError(Exception):
     """The current password given to confirm a change is wrong: a 422."""
+
+
+class InvalidLinkTokenError(Exception):
+    """A reset or verification token that is unknown, expired, used or superseded."""
+
+
+class EmailNotVerifiedError(Exception):
+    """The right password, with REQUIRE_VERIFIED_EMAIL, for an unverified address."""
+
+
+class EmailAlreadyVerifiedError(Exception):
+    pass
 
 
 class APIProblem(Exception):
@@ -220,6 +235,9 @@ async def _domain_error_handler(_request: Request, exc: Exception) -> Response:
         EmailTakenError: APIProblem(409, EMAIL_TAKEN),
         InvalidTokenError: invalid_token(),
         IncorrectPasswordError: validation_problem("current_password", CURRENT_PASSWORD_INCORRECT),
+        InvalidLinkTokenError: validation_problem("token", INVALID_LINK_TOKEN),
+        EmailNotVerifiedError: APIProblem(403, EMAIL_NOT_VERIFIED),
+        EmailAlreadyVerifiedError: APIProblem(409, EMAIL_ALREADY_VERIFIED),
     }[type(exc)]
     return await _api_problem_handler(_request, problem)
 
@@ -264,6 +282,15 @@ async def _unexpected_handler(_request: Request, exc: Exception) -> Response:
     return problem_response(500)
 
 
+DOMAIN_ERRORS = (
+    EmailTakenError,
+    InvalidTokenError,
+    IncorrectPasswordError,
+    InvalidLinkTokenError,
+    EmailNotVerifiedError,
+    EmailAlreadyVerifiedError,
+)
+
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     OperationalError,
     InterfaceError,
@@ -278,7 +305,7 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 
 def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(APIProblem, _api_problem_handler)
-    for domain_error in (EmailTakenError, InvalidTokenError, IncorrectPasswordError):
+    for domain_error in DOMAIN_ERRORS:
         app.add_exception_handler(domain_error, _domain_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)

@@ -119,6 +119,30 @@ class TokenForm(TokenRequest):
     client_secret: Text | None = None
 
 
+class PasswordResetRequest(StrictModel):
+    email: Email
+
+
+class PasswordResetConfirm(StrictModel):
+    token: TokenText
+    new_password: Password
+
+
+class EmailVerification(StrictModel):
+    token: TokenText
+
+
+class SessionPublic(BaseModel):
+    """One login: a refresh-token family."""
+
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    user_agent: str | None
+    ip: str | None
+    current: bool
+
+
 class RefreshRequest(StrictModel):
     refresh_token: TokenText
 
@@ -145,6 +169,8 @@ class UserPublic(BaseModel):
     is_active: bool
     is_admin: bool
     created_at: datetime
+    email_verified: bool
+    last_login_at: datetime | None
 
 
 class UsersPage(BaseModel):

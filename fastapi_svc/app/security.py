@@ -2,6 +2,7 @@
 
 import os
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,8 @@ JTI = re.compile(r"[\x21-\x7e]{1,64}")
 MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
 
 TokenType = Literal["access", "refresh"]
+# Tokens in mailed links: JWTs of their own type, never accepted as access or refresh.
+LinkPurpose = Literal["password-reset", "email-verification"]
 
 
 @lru_cache
@@ -124,3 +127,41 @@ def decode_token(settings: Settings, token: str, *, expected_type: TokenType) ->
         if isinstance(value, bool) or not isinstance(value, int) or value > MAX_TIMESTAMP:
             raise errors.InvalidTokenError
     return TokenClaims(user_id=int(sub), type=token_type, jti=jti, expires_at=payload["exp"])
+
+
+def encode_link_token(
+    settings: Settings, *, purpose: LinkPurpose, user_id: int, state: str, lifetime: timedelta
+) -> str:
+    """A single-use link token: `state` fingerprints what using it changes (the password
+    hash, or the address and its verification), so once used or superseded it fails."""
+    now = int(time.time())
+    claims = {
+        "sub": str(user_id),
+        "type": purpose,
+        "jti": new_jti(),
+        "iat": now,
+        "exp": now + int(lifetime.total_seconds()),
+        "iss": settings.jwt_issuer,
+        "state": state,
+    }
+    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
+
+
+def decode_link_token(settings: Settings, token: str, *, purpose: LinkPurpose) -> tuple[int, str]:
+    """The user id and state the token was made for; InvalidLinkTokenError otherwise."""
+    try:
+        payload: dict[str, Any] = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=[ALGORITHM],
+            issuer=settings.jwt_issuer,
+            options={"require": [*REQUIRED_CLAIMS, "state"], "verify_aud": False},
+        )
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
+        raise errors.InvalidLinkTokenError from exc
+    sub, state = payload["sub"], payload["state"]
+    if payload["type"] != purpose or not isinstance(state, str):
+        raise errors.InvalidLinkTokenError
+    if not isinstance(sub, str) or not SUBJECT.fullmatch(sub) or int(sub) >= 2**63:
+        raise errors.InvalidLinkTokenError
+    return int(sub), state

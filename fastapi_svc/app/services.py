@@ -1,6 +1,8 @@
 """Business operations. Keyword-only, typed; the same names in the three services."""
 
+import hashlib
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from redis.asyncio import Redis
@@ -12,7 +14,17 @@ from app import errors, tokens
 from app.config import Settings
 from app.models import User, utcnow
 from app.schemas import UserCreate
-from app.security import TokenClaims, hash_password, verify_password
+from app.security import (
+    TokenClaims,
+    decode_link_token,
+    encode_link_token,
+    hash_password,
+    verify_password,
+)
+from app.throttling import mail_key, reserve_attempt
+
+# Mails a single address may be sent per LOGIN_FAILURE_WINDOW_SECONDS.
+MAILS_PER_WINDOW = 3
 
 # Checked for unknown emails so that they cost as much as a wrong password.
 _DUMMY_PASSWORD = "dummy password never matches"
@@ -92,6 +104,9 @@ async def is_last_active_admin(session: AsyncSession, *, user: User) -> bool:
 
 
 async def update_user(session: AsyncSession, *, user: User, changes: dict[str, Any]) -> User:
+    """A new address is unverified until the link mailed to it is followed."""
+    if "email" in changes and changes["email"] != user.email:
+        user.email_verified = False
     for field, value in changes.items():
         setattr(user, field, value)
     try:
@@ -132,6 +147,76 @@ async def authenticate(
     if not await verify_password(settings, password, user.password_hash):
         return None
     return user if user.is_active else None
+
+
+def _password_state(user: User) -> str:
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:32]
+
+
+def _email_state(user: User) -> str:
+    return hashlib.sha256(f"{user.email}\n{user.email_verified}".encode()).hexdigest()[:32]
+
+
+def verification_token(settings: Settings, *, user: User) -> str:
+    return encode_link_token(
+        settings,
+        purpose="email-verification",
+        user_id=user.id,
+        state=_email_state(user),
+        lifetime=timedelta(hours=settings.email_verification_hours),
+    )
+
+
+async def may_mail(
+    session: AsyncSession, redis: Redis | None, settings: Settings, *, email: str
+) -> bool:
+    """Count a mail to this address; False once it had its MAILS_PER_WINDOW."""
+    key = mail_key(email)
+    return await reserve_attempt(session, redis, settings, key=key, limit=MAILS_PER_WINDOW) is None
+
+
+async def request_password_reset(
+    session: AsyncSession, redis: Redis | None, settings: Settings, *, email: str
+) -> tuple[User, str] | None:
+    """The user and a reset token to mail, or None: unknown or inactive, or the address
+    had its mails. Both paths do the same work, so neither answers sooner."""
+    allowed = await may_mail(session, redis, settings, email=email)
+    user = await get_user_by_email(session, email=email)
+    await session.commit()
+    if user is None or not user.is_active or not allowed:
+        return None
+    token = encode_link_token(
+        settings,
+        purpose="password-reset",
+        user_id=user.id,
+        state=_password_state(user),
+        lifetime=timedelta(minutes=settings.password_reset_minutes),
+    )
+    return user, token
+
+
+async def confirm_password_reset(
+    session: AsyncSession, redis: Redis | None, settings: Settings, *, token: str, new_password: str
+) -> None:
+    """Single use: the new password changes the state the token was made for."""
+    user_id, state = decode_link_token(settings, token, purpose="password-reset")
+    user = await get_user(session, user_id=user_id)
+    if user is None or not user.is_active or state != _password_state(user):
+        raise errors.InvalidLinkTokenError
+    await session.commit()  # no transaction (nor pooled connection) held while hashing
+    user.password_hash = await hash_password(settings, new_password)
+    await tokens.revoke_all_for_user(session, redis, user=user, access=None)
+    await session.commit()
+
+
+async def verify_email(session: AsyncSession, settings: Settings, *, token: str) -> User:
+    user_id, state = decode_link_token(settings, token, purpose="email-verification")
+    user = await get_user(session, user_id=user_id)
+    if user is None or state != _email_state(user):
+        raise errors.InvalidLinkTokenError
+    user.email_verified = True
+    await session.commit()
+    return user
 
 
 async def change_password(

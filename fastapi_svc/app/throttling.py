@@ -25,17 +25,28 @@ def account_key(user_id: int) -> str:
     return hashlib.sha256(f"account\n{user_id}".encode()).hexdigest()
 
 
+def mail_key(email: str) -> str:
+    """The key of the mails sent to one address (password resets, verification)."""
+    return hashlib.sha256(f"mail\n{email.strip().lower()}".encode()).hexdigest()
+
+
 def _retry_after(seconds: float, window: int) -> int:
     return min(max(math.ceil(seconds), 1), window)
 
 
 async def reserve_attempt(
-    session: AsyncSession, redis: Redis | None, settings: Settings, *, key: str
+    session: AsyncSession,
+    redis: Redis | None,
+    settings: Settings,
+    *,
+    key: str,
+    limit: int | None = None,
 ) -> int | None:
     """Count this attempt before its password is checked: None when it may go ahead,
     else the seconds until the window ends. The count and the check are one atomic
-    step, so of many concurrent attempts at most LOGIN_MAX_FAILURES go ahead."""
-    window, limit = settings.login_failure_window_seconds, settings.login_max_failures
+    step, so of many concurrent attempts at most `limit` (LOGIN_MAX_FAILURES) go ahead."""
+    window = settings.login_failure_window_seconds
+    limit = limit or settings.login_max_failures
     if redis is not None:
         name = REDIS_PREFIX + key
         async with redis.pipeline(transaction=True) as pipe:

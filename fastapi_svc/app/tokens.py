@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,14 +12,23 @@ from app import errors
 from app.config import Settings
 from app.models import RefreshToken, User, utcnow
 from app.revocation import deny_access_token
-from app.schemas import TokenPair
+from app.schemas import SessionPublic, TokenPair
 from app.security import TokenClaims, decode_token, encode_token
 
 
 async def issue_token_pair(
-    session: AsyncSession, settings: Settings, *, user: User, family_id: str | None = None
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    user: User,
+    family_id: str | None = None,
+    user_agent: str | None = None,
+    ip: str | None = None,
 ) -> TokenPair:
+    """A login's pair (a new family, the user's last_login_at), or a rotation's."""
     now = utcnow()
+    if family_id is None:
+        user.last_login_at = now
     access = encode_token(
         settings,
         user_id=user.id,
@@ -43,6 +52,8 @@ async def issue_token_pair(
             access_expires_at=access.expires_at,
             expires_at=refresh.expires_at,
             created_at=now,
+            user_agent=user_agent[:255] if user_agent else None,
+            ip=ip,
         )
     )
     await session.commit()
@@ -101,9 +112,9 @@ async def rotate_refresh_token(
         update(RefreshToken)
         .where(RefreshToken.jti == claims.jti, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
-        .returning(RefreshToken.family_id)
+        .returning(RefreshToken.family_id, RefreshToken.user_agent, RefreshToken.ip)
     )
-    family_id = result.scalar_one_or_none()
+    family_id, user_agent, ip = result.one_or_none() or (None, None, None)
     if family_id is None:
         row = await session.scalar(select(RefreshToken).where(RefreshToken.jti == claims.jti))
         if row is not None:
@@ -114,7 +125,9 @@ async def rotate_refresh_token(
         family_id = await _record_foreign_refresh_token(session, claims=claims, now=now)
         if family_id is None:
             raise errors.InvalidTokenError
-    return await issue_token_pair(session, settings, user=user, family_id=family_id)
+    return await issue_token_pair(
+        session, settings, user=user, family_id=family_id, user_agent=user_agent, ip=ip
+    )
 
 
 async def revoke_tokens(
@@ -179,3 +192,70 @@ async def revoke_all_for_user(
         denied.setdefault(access.jti, datetime.fromtimestamp(access.expires_at, now.tzinfo))
     for jti, expires_at in denied.items():
         await deny_access_token(session, redis, jti=jti, expires_at=expires_at)
+
+
+async def list_sessions(
+    session: AsyncSession, *, user: User, access: TokenClaims
+) -> list[SessionPublic]:
+    """One entry per family with a live refresh token, newest login first."""
+    now = utcnow()
+    live = and_(RefreshToken.revoked_at.is_(None), RefreshToken.expires_at > now)
+    started = func.min(RefreshToken.created_at)
+    rows = await session.execute(
+        select(
+            RefreshToken.family_id,
+            started,
+            func.max(RefreshToken.created_at),
+            func.max(RefreshToken.user_agent),
+            func.max(RefreshToken.ip),
+            func.max(case((RefreshToken.access_jti == access.jti, 1), else_=0)),
+        )
+        .where(RefreshToken.user_id == user.id)
+        .group_by(RefreshToken.family_id)
+        .having(func.sum(case((live, 1), else_=0)) > 0)
+        .order_by(started.desc(), RefreshToken.family_id)
+    )
+    return [
+        SessionPublic(
+            id=family_id,
+            created_at=created,
+            last_used_at=last_used,
+            user_agent=user_agent,
+            ip=ip,
+            current=bool(current),
+        )
+        for family_id, created, last_used, user_agent, ip, current in rows.all()
+    ]
+
+
+async def end_session(
+    session: AsyncSession, redis: Redis | None, *, user: User, session_id: str
+) -> bool:
+    """Revoke one of the user's live families and deny its access tokens; False when the
+    user has no such live login."""
+    now = utcnow()
+    ended = await session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.user_id == user.id,
+            RefreshToken.family_id == session_id,
+            RefreshToken.revoked_at.is_(None),
+            RefreshToken.expires_at > now,
+        )
+        .values(revoked_at=now)
+    )
+    if not ended.rowcount:  # type: ignore[attr-defined]
+        await session.rollback()
+        return False
+    rows = await session.execute(
+        select(RefreshToken.access_jti, RefreshToken.access_expires_at).where(
+            RefreshToken.family_id == session_id,
+            RefreshToken.access_jti.is_not(None),
+            RefreshToken.access_expires_at > now,
+        )
+    )
+    for jti, expires_at in rows.all():
+        if jti and expires_at:
+            await deny_access_token(session, redis, jti=jti, expires_at=expires_at)
+    await session.commit()
+    return True

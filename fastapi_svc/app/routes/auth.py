@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from pydantic import ValidationError
 
 from app import errors, services, tokens
@@ -16,8 +16,20 @@ from app.hardening import (
     parse_json,
     unsupported_media_type,
 )
+from app.mail import password_reset_mail, send_mail
+from app.models import User
 from app.responses import BODY_ERRORS, problems
-from app.schemas import LogoutRequest, RefreshRequest, TokenForm, TokenPair, TokenRequest
+from app.schemas import (
+    EmailVerification,
+    LogoutRequest,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RefreshRequest,
+    TokenForm,
+    TokenPair,
+    TokenRequest,
+    UserPublic,
+)
 from app.throttling import release_attempt, reserve_attempt, throttle_key
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=JSONRoute)
@@ -72,7 +84,7 @@ _LOGIN_BODY: dict[str, Any] = {
     "/token",
     operation_id="login",
     response_model=TokenPair,
-    responses=problems(400, 401, 413, 415, 422, 429, 503),
+    responses=problems(400, 401, 403, 413, 415, 422, 429, 503),
     openapi_extra=_LOGIN_BODY,
 )
 async def login(
@@ -97,8 +109,12 @@ async def login(
     if user is None:
         raise errors.unauthorized(errors.INCORRECT_CREDENTIALS)
     await release_attempt(session, redis, settings, key=key)
+    if settings.require_verified_email and not user.email_verified:
+        raise errors.EmailNotVerifiedError
     response.headers.update(NO_STORE)
-    return await tokens.issue_token_pair(session, settings, user=user)
+    return await tokens.issue_token_pair(
+        session, settings, user=user, user_agent=request.headers.get("user-agent"), ip=client_ip
+    )
 
 
 @router.post(
@@ -145,3 +161,53 @@ async def logout(
         refresh_token=body.refresh_token if body else None,
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/password-reset",
+    operation_id="requestPasswordReset",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problems(*BODY_ERRORS, 503),
+)
+async def request_password_reset(
+    body: PasswordResetRequest,
+    tasks: BackgroundTasks,
+    session: SessionDep,
+    redis: RedisDep,
+    settings: SettingsDep,
+) -> Response:
+    """Mail a reset link; the same answer whether or not the address has an account."""
+    found = await services.request_password_reset(session, redis, settings, email=body.email)
+    if found is not None:
+        user, token = found
+        tasks.add_task(
+            send_mail, settings, **password_reset_mail(settings, to=user.email, token=token)
+        )
+    return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.post(
+    "/password-reset/confirm",
+    operation_id="confirmPasswordReset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(*BODY_ERRORS, 503),
+)
+async def confirm_password_reset(
+    body: PasswordResetConfirm, session: SessionDep, redis: RedisDep, settings: SettingsDep
+) -> Response:
+    """Set a new password with the mailed token; every earlier token stops working."""
+    await services.confirm_password_reset(
+        session, redis, settings, token=body.token, new_password=body.new_password
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/verify-email",
+    operation_id="verifyEmail",
+    response_model=UserPublic,
+    responses=problems(*BODY_ERRORS, 503),
+)
+async def verify_email(body: EmailVerification, session: SessionDep, settings: SettingsDep) -> User:
+    """Verify the address with the mailed token."""
+    return await services.verify_email(session, settings, token=body.token)

@@ -3,10 +3,11 @@
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, Response, status
 from starlette.convertors import IntegerConvertor, register_url_convertor
 
-from app import errors, services
+from app import errors, services, tokens
+from app.config import Settings
 from app.deps import (
     AccessClaims,
     AdminUser,
@@ -17,10 +18,12 @@ from app.deps import (
     require_admin,
 )
 from app.hardening import JSONRoute, QueryInteger, single_values
+from app.mail import send_mail, verification_mail
 from app.models import User
 from app.responses import BODY_ERRORS, problems
 from app.schemas import (
     PasswordChange,
+    SessionPublic,
     UserCreate,
     UserPublic,
     UsersPage,
@@ -42,6 +45,12 @@ MAX_ID = 2**63 - 1
 ADMIN_ERRORS = (401, 403, 404, 503)
 
 
+def mail_verification_link(tasks: BackgroundTasks, settings: Settings, *, user: User) -> None:
+    """After the response, so after the commit: a slow mail server delays nobody."""
+    token = services.verification_token(settings, user=user)
+    tasks.add_task(send_mail, settings, **verification_mail(settings, to=user.email, token=token))
+
+
 @router.post(
     "",
     operation_id="registerUser",
@@ -50,10 +59,15 @@ ADMIN_ERRORS = (401, 403, 404, 503)
     responses=problems(*BODY_ERRORS, 409, 503),
 )
 async def register_user(
-    body: UserCreate, response: Response, session: SessionDep, settings: SettingsDep
+    body: UserCreate,
+    response: Response,
+    tasks: BackgroundTasks,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> User:
-    """Register a new user."""
+    """Register a new user; a link to verify the address is mailed to it."""
     user = await services.create_user(session, settings, data=body)
+    mail_verification_link(tasks, settings, user=user)
     response.headers["Location"] = f"/api/v1/users/{user.id}"
     return user
 
@@ -72,11 +86,86 @@ async def get_current_user(user: CurrentUser) -> User:
     response_model=UserPublic,
     responses=problems(*BODY_ERRORS, 401, 409, 503),
 )
-async def update_current_user(body: UserUpdateMe, user: CurrentUser, session: SessionDep) -> User:
-    """Change one's own name, email or age."""
-    return await services.update_user(
-        session, user=user, changes=body.model_dump(exclude_unset=True)
-    )
+async def update_current_user(
+    body: UserUpdateMe,
+    user: CurrentUser,
+    tasks: BackgroundTasks,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> User:
+    """Change one's own name, email or age; a new address gets a verification link."""
+    address = user.email
+    await services.update_user(session, user=user, changes=body.model_dump(exclude_unset=True))
+    if user.email != address:
+        mail_verification_link(tasks, settings, user=user)
+    return user
+
+
+@router.post(
+    "/me/verification-email",
+    operation_id="resendVerificationEmail",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problems(401, 409, 503),
+)
+async def resend_verification_email(
+    user: CurrentUser,
+    tasks: BackgroundTasks,
+    session: SessionDep,
+    redis: RedisDep,
+    settings: SettingsDep,
+) -> Response:
+    """Mail the verification link again (at most 3 mails per address per window)."""
+    if user.email_verified:
+        raise errors.EmailAlreadyVerifiedError
+    if await services.may_mail(session, redis, settings, email=user.email):
+        mail_verification_link(tasks, settings, user=user)
+    return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.get(
+    "/me/sessions",
+    operation_id="listSessions",
+    response_model=list[SessionPublic],
+    responses=problems(401, 503),
+)
+async def list_sessions(
+    user: CurrentUser, claims: AccessClaims, session: SessionDep
+) -> list[SessionPublic]:
+    """One's live logins, newest first; `current` marks the caller's."""
+    return await tokens.list_sessions(session, user=user, access=claims)
+
+
+@router.delete(
+    "/me/sessions",
+    operation_id="deleteSessions",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(401, 503),
+)
+async def delete_sessions(
+    user: CurrentUser, claims: AccessClaims, session: SessionDep, redis: RedisDep
+) -> Response:
+    """End every login of the account, the caller's included."""
+    await tokens.revoke_all_for_user(session, redis, user=user, access=claims)
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete(
+    "/me/sessions/{session_id}",
+    operation_id="deleteSession",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(401, 404, 503),
+)
+async def delete_session(
+    session_id: Annotated[str, Path(max_length=64)],
+    user: CurrentUser,
+    session: SessionDep,
+    redis: RedisDep,
+) -> Response:
+    """End one login: its refresh tokens and its latest access token stop at once."""
+    if not await tokens.end_session(session, redis, user=user, session_id=session_id):
+        raise errors.APIProblem(404)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete(
@@ -227,14 +316,21 @@ async def get_user(target: TargetUser) -> User:
     responses=problems(*BODY_ERRORS, *ADMIN_ERRORS, 409),
 )
 async def update_user(
-    body: UserUpdate, target: TargetUser, admin: AdminUser, session: SessionDep
+    body: UserUpdate,
+    target: TargetUser,
+    admin: AdminUser,
+    tasks: BackgroundTasks,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> User:
     """Change a user's name, email, age or admin flag (admin; never one's own flag off)."""
     if target.id == admin.id and body.is_admin is False:
         raise errors.APIProblem(409, errors.OWN_ACCOUNT)
-    return await services.update_user(
-        session, user=target, changes=body.model_dump(exclude_unset=True)
-    )
+    address = target.email
+    await services.update_user(session, user=target, changes=body.model_dump(exclude_unset=True))
+    if target.email != address:
+        mail_verification_link(tasks, settings, user=target)
+    return target
 
 
 @admin_router.delete(
