@@ -46,6 +46,9 @@ INVALID_QUERY = "The query parameters are invalid."
 NOT_FOUND = "The requested resource was not found."
 MAX_FIELD_ERRORS = 20
 CURRENT_PASSWORD_INCORRECT = "The current password is incorrect."
+INVALID_LINK_TOKEN = "The token is invalid or has expired."
+EMAIL_NOT_VERIFIED = "The email address is not verified."
+EMAIL_ALREADY_VERIFIED = "The email address is already verified."
 OWN_ACCOUNT = "Admins cannot deactivate, demote or delete their own account."
 LAST_ADMIN = "The last active admin cannot delete their own account."
 
@@ -93,6 +96,18 @@ class InvalidTokenError(Exception):
 
 class IncorrectPasswordError(Exception):
     """The current password given to confirm a change is wrong: a 422."""
+
+
+class InvalidLinkTokenError(Exception):
+    """A reset or verification token that is unknown, expired, used or superseded: a 422."""
+
+
+class EmailNotVerifiedError(Exception):
+    """The right password, with REQUIRE_VERIFIED_EMAIL, for an unverified address: a 403."""
+
+
+class EmailAlreadyVerifiedError(Exception):
+    """A verification mail asked for an address already verified: a 409."""
 
 
 # --- DRF -------------------------------------------------------------------
@@ -149,6 +164,12 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> HttpRespons
         exc = ProblemError(401, INVALID_TOKEN, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
     elif isinstance(exc, IncorrectPasswordError):
         exc = UnprocessableError("current_password", CURRENT_PASSWORD_INCORRECT)
+    elif isinstance(exc, InvalidLinkTokenError):
+        exc = UnprocessableError("token", INVALID_LINK_TOKEN)
+    elif isinstance(exc, EmailNotVerifiedError):
+        exc = ProblemError(403, EMAIL_NOT_VERIFIED)
+    elif isinstance(exc, EmailAlreadyVerifiedError):
+        exc = ProblemError(409, EMAIL_ALREADY_VERIFIED)
     if isinstance(exc, UNAVAILABLE_ERRORS):
         return service_unavailable()
     if isinstance(exc, DatabaseError):

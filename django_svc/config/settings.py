@@ -82,6 +82,31 @@ FIRST_ADMIN_EMAIL = os.environ.get("FIRST_ADMIN_EMAIL", "")
 FIRST_ADMIN_PASSWORD = os.environ.get("FIRST_ADMIN_PASSWORD", "")
 FORWARDED_ALLOW_IPS = os.environ.get("FORWARDED_ALLOW_IPS", "")
 
+# Mail: Django's SMTP backend when SMTP_HOST is set, its console backend (the log)
+# otherwise. Links in mails point at PUBLIC_BASE_URL.
+PUBLIC_BASE_URL = (
+    os.environ.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{os.environ.get('PORT', '8002')}"
+).rstrip("/")
+EMAIL_HOST = os.environ.get("SMTP_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = _int_env("SMTP_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("SMTP_USERNAME", "")
+EMAIL_HOST_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("SMTP_STARTTLS", "").lower() in {"1", "true", "yes"}
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("MAIL_FROM") or "no-reply@localhost"
+PASSWORD_RESET_TIMEOUT = _int_env("PASSWORD_RESET_MINUTES", 30) * 60
+EMAIL_VERIFICATION_HOURS = _int_env("EMAIL_VERIFICATION_HOURS", 48)
+REQUIRE_VERIFIED_EMAIL = os.environ.get("REQUIRE_VERIFIED_EMAIL", "").lower() in {
+    "1",
+    "true",
+    "yes",
+}
+
 MAX_BODY_BYTES = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 

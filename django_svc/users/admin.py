@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.contrib.admin import DateFieldListFilter
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import QuerySet
@@ -23,8 +24,18 @@ class UserEditForm(UserChangeForm):  # type: ignore[type-arg]
 class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     form = UserEditForm
     add_form = UserCreationForm
-    list_display = ("id", "email", "name", "age", "is_active", "is_admin", "created_at")
-    list_filter = ("is_active", "is_admin")
+    list_display = (
+        "id",
+        "email",
+        "email_verified",
+        "name",
+        "age",
+        "is_active",
+        "is_admin",
+        "created_at",
+        "last_login",
+    )
+    list_filter = ("is_active", "is_admin", "email_verified", ("last_login", DateFieldListFilter))
     search_fields = ("email", "name")
     ordering = ("id",)
     readonly_fields = ("created_at", "last_login")
@@ -32,7 +43,7 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("name", "age")}),
-        ("Status", {"fields": ("is_active", "is_admin")}),
+        ("Status", {"fields": ("is_active", "is_admin", "email_verified")}),
         ("Dates", {"fields": ("created_at", "last_login")}),
     )
     add_fieldsets = (

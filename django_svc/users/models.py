@@ -14,6 +14,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_admin = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # False at registration and after every email change, until the mailed link is followed.
+    email_verified = models.BooleanField(default=False, db_default=False)
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -60,6 +62,9 @@ class RefreshToken(models.Model):
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The login's (a session's), copied to each token its rotations issue.
+    user_agent = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    ip = models.CharField(max_length=45, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         db_table = "refresh_tokens"

@@ -227,6 +227,19 @@ class TokenFormInput(TokenInput):
     )
 
 
+class PasswordResetInput(StrictSerializer):
+    email = EmailField()
+
+
+class PasswordResetConfirmInput(StrictSerializer):
+    token = TokenStringField()
+    new_password = NewPasswordField()
+
+
+class EmailVerificationInput(StrictSerializer):
+    token = TokenStringField()
+
+
 class RefreshInput(StrictSerializer):
     refresh_token = TokenStringField()
 
@@ -291,9 +304,21 @@ class UserListQuery(serializers.Serializer[Any]):
 
 
 class UserOutput(serializers.ModelSerializer[User]):
+    last_login_at = serializers.DateTimeField(source="last_login", allow_null=True)
+
     class Meta:
         model = User
-        fields = ("id", "email", "name", "age", "is_active", "is_admin", "created_at")
+        fields = (
+            "id",
+            "email",
+            "name",
+            "age",
+            "is_active",
+            "is_admin",
+            "created_at",
+            "email_verified",
+            "last_login_at",
+        )
         read_only_fields = fields
 
 
@@ -302,6 +327,15 @@ class UserPageOutput(serializers.Serializer[Any]):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = UserOutput(many=True)
+
+
+class SessionOutput(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField()
+    user_agent = serializers.CharField(allow_null=True)
+    ip = serializers.CharField(allow_null=True)
+    current = serializers.BooleanField()
 
 
 class TokenPairOutput(serializers.Serializer[Any]):

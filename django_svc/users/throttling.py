@@ -73,10 +73,16 @@ def account_key(user_id: int) -> str:
     return hashlib.sha256(f"account\n{user_id}".encode()).hexdigest()
 
 
-def reserve_attempt(*, key: str) -> int | None:
+def mail_key(email: str) -> str:
+    """The key of the mails sent to one address (password resets, verification)."""
+    return hashlib.sha256(f"mail\n{email.strip().lower()}".encode()).hexdigest()
+
+
+def reserve_attempt(*, key: str, limit: int | None = None) -> int | None:
     """Count this attempt before its password is checked: None when it may go ahead,
     else the seconds until the window ends. The count and the check are one atomic
-    step, so of many concurrent attempts at most LOGIN_MAX_FAILURES go ahead."""
+    step, so of many concurrent attempts at most `limit` (LOGIN_MAX_FAILURES) go ahead."""
+    limit = limit or settings.LOGIN_MAX_FAILURES
     now = timezone.now()
     if settings.REDIS_URL:
         from django_redis import get_redis_connection
@@ -87,7 +93,7 @@ def reserve_attempt(*, key: str) -> int | None:
         pipe.expire(name, _window(), nx=True)
         pipe.pttl(name)
         count, _, pttl = pipe.execute()
-        return None if int(count) <= settings.LOGIN_MAX_FAILURES else _clamp(pttl / 1000)
+        return None if int(count) <= limit else _clamp(pttl / 1000)
     expired = now - timedelta(seconds=_window())
     try:
         with transaction.atomic():
@@ -111,7 +117,7 @@ def reserve_attempt(*, key: str) -> int | None:
         failures, started = LoginFailure.objects.values_list("failures", "window_started_at").get(
             key=key
         )
-    if failures <= settings.LOGIN_MAX_FAILURES:
+    if failures <= limit:
         return None
     return _clamp((started + timedelta(seconds=_window()) - now).total_seconds())
 

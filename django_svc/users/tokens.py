@@ -18,6 +18,7 @@ from typing import Any, TypedDict, cast
 import jwt
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.backends import TokenBackend
@@ -126,7 +127,14 @@ class TokenPair(TypedDict):
     expires_in: int
 
 
-def issue_token_pair(*, user: User, family_id: str | None = None) -> TokenPair:
+def issue_token_pair(
+    *,
+    user: User,
+    family_id: str | None = None,
+    user_agent: str | None = None,
+    ip: str | None = None,
+) -> TokenPair:
+    """A login's pair (a new family), or a rotation's (its family, its login's agent)."""
     refresh = cast(RefreshToken, RefreshToken.for_user(user))
     access = cast(AccessToken, refresh.access_token)
     RefreshTokenRecord.objects.create(
@@ -136,6 +144,8 @@ def issue_token_pair(*, user: User, family_id: str | None = None) -> TokenPair:
         access_jti=access.jti,
         access_expires_at=access.expires_at,
         expires_at=refresh.expires_at,
+        user_agent=user_agent[:255] if user_agent else None,
+        ip=ip,
     )
     return {
         "access_token": str(access),
@@ -203,7 +213,8 @@ def rotate_refresh_token(*, token: str) -> TokenPair:
             if won != 1:
                 _revoke_family(family_id=record.family_id, now=now)
         if family_id:
-            pair = issue_token_pair(user=user, family_id=family_id)
+            agent, ip = (record.user_agent, record.ip) if record else (None, None)
+            pair = issue_token_pair(user=user, family_id=family_id, user_agent=agent, ip=ip)
     if pair is None:
         raise InvalidTokenError
     return pair
@@ -251,3 +262,55 @@ def revoke_all_for_user(*, user: User, access: AccessToken | None) -> None:
         denied[access.jti] = access.expires_at
     revocation.deny_access_tokens(denied)
     RefreshTokenRecord.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+
+
+class Session(TypedDict):
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    user_agent: str | None
+    ip: str | None
+    current: bool
+
+
+def list_sessions(*, user: User, access: AccessToken) -> list[Session]:
+    """One entry per family with a live refresh token, newest login first."""
+    now = timezone.now()
+    families = (
+        RefreshTokenRecord.objects.filter(user=user)
+        .values("family_id")
+        .annotate(
+            started=Min("created_at"),
+            last_used_at=Max("created_at"),
+            agent=Max("user_agent"),
+            address=Max("ip"),
+            live=Count("id", filter=Q(revoked_at__isnull=True, expires_at__gt=now)),
+            current=Count("id", filter=Q(access_jti=access.jti)),
+        )
+        .filter(live__gt=0)
+        .order_by("-started", "family_id")
+    )
+    return [
+        {
+            "id": row["family_id"],
+            "created_at": row["started"],
+            "last_used_at": row["last_used_at"],
+            "user_agent": row["agent"],
+            "ip": row["address"],
+            "current": row["current"] > 0,
+        }
+        for row in families
+    ]
+
+
+@transaction.atomic
+def end_session(*, user: User, session_id: str) -> bool:
+    """Revoke one of the user's live families and deny its access tokens; False when the
+    user has no such live login."""
+    now = timezone.now()
+    family = RefreshTokenRecord.objects.filter(user=user, family_id=session_id)
+    if not family.filter(revoked_at__isnull=True, expires_at__gt=now).update(revoked_at=now):
+        return False
+    live = family.filter(access_expires_at__gt=now).exclude(access_jti="")
+    revocation.deny_access_tokens(dict(live.values_list("access_jti", "access_expires_at")))
+    return True

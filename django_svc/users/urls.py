@@ -1,8 +1,22 @@
 from django.urls import path, register_converter
 from rest_framework.routers import SimpleRouter
 
-from users.views.auth import LogoutApi, RefreshApi, TokenApi
-from users.views.users import MeApi, MePasswordApi, UserViewSet
+from users.views.auth import (
+    LogoutApi,
+    PasswordResetApi,
+    PasswordResetConfirmApi,
+    RefreshApi,
+    TokenApi,
+    VerifyEmailApi,
+)
+from users.views.users import (
+    MeApi,
+    MePasswordApi,
+    MeSessionApi,
+    MeSessionsApi,
+    MeVerificationEmailApi,
+    UserViewSet,
+)
 
 
 class UserIdConverter:
@@ -28,7 +42,21 @@ router.register("users", UserViewSet, basename="user")
 urlpatterns = [
     path("users/me", MeApi.as_view(), name="me"),
     path("users/me/password", MePasswordApi.as_view(), name="me-password"),
+    path(
+        "users/me/verification-email",
+        MeVerificationEmailApi.as_view(),
+        name="me-verification-email",
+    ),
+    path("users/me/sessions", MeSessionsApi.as_view(), name="me-sessions"),
+    path("users/me/sessions/<str:session_id>", MeSessionApi.as_view(), name="me-session"),
     path("auth/token", TokenApi.as_view(), name="token"),
+    path("auth/password-reset", PasswordResetApi.as_view(), name="password-reset"),
+    path(
+        "auth/password-reset/confirm",
+        PasswordResetConfirmApi.as_view(),
+        name="password-reset-confirm",
+    ),
+    path("auth/verify-email", VerifyEmailApi.as_view(), name="verify-email"),
     path("auth/refresh", RefreshApi.as_view(), name="refresh"),
     path("auth/logout", LogoutApi.as_view(), name="logout"),
     *router.urls,

@@ -72,7 +72,8 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Django's column name again.
+    last_login_at: Mapped[datetime | None] = mapped_column("last_login", UTCDateTime, nullable=True)
 
 
 class RefreshToken(Base):

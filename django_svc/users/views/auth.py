@@ -1,5 +1,6 @@
 """Login, refresh and logout: small views around `users.tokens`."""
 
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.http import QueryDict
 from rest_framework import status
@@ -9,18 +10,22 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.errors import BAD_CREDENTIALS, ProblemError, throttled
+from api.errors import BAD_CREDENTIALS, EmailNotVerifiedError, ProblemError, throttled
 from api.hardening import StrictJSONParser
 from api.views import ApiView, has_body, no_store, operation, request_body
 from users import services, tokens
 from users.authentication import bearer_token
 from users.models import User
 from users.serializers import (
+    EmailVerificationInput,
     LogoutInput,
+    PasswordResetConfirmInput,
+    PasswordResetInput,
     RefreshInput,
     TokenFormInput,
     TokenInput,
     TokenPairOutput,
+    UserOutput,
 )
 from users.throttling import client_address, login_key, release_attempt, reserve_attempt
 
@@ -35,7 +40,7 @@ class TokenApi(ApiView):
         tag="auth",
         summary="Log in with email and password (OAuth2 password grant)",
         responses={200: TokenPairOutput},
-        problems=(400, 401, 413, 415, 422, 429, 503),
+        problems=(400, 401, 403, 413, 415, 422, 429, 503),
         public=True,
         request={
             "application/x-www-form-urlencoded": TokenFormInput,
@@ -60,9 +65,16 @@ class TokenApi(ApiView):
         if user is None:
             raise ProblemError(401, BAD_CREDENTIALS)
         release_attempt(key=key)
+        if settings.REQUIRE_VERIFIED_EMAIL and not user.email_verified:
+            raise EmailNotVerifiedError
         # Django's own login signal: its receiver sets `last_login`, as `login()` would.
         user_logged_in.send(sender=User, request=request._request, user=user)
-        return no_store(Response(tokens.issue_token_pair(user=user)))
+        pair = tokens.issue_token_pair(
+            user=user,
+            user_agent=request.headers.get("User-Agent"),
+            ip=client_address(request),
+        )
+        return no_store(Response(pair))
 
 
 class RefreshApi(ApiView):
@@ -106,3 +118,63 @@ class LogoutApi(ApiView):
             user=request.user, access=bearer_token(request), refresh_token=refresh_token
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetApi(ApiView):
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    @operation(
+        "requestPasswordReset",
+        tag="auth",
+        summary="Mail a password reset link",
+        responses={202: None},
+        problems=(400, 413, 415, 422, 503),
+        public=True,
+        request=PasswordResetInput,
+    )
+    def post(self, request: Request) -> Response:
+        data = PasswordResetInput(data=request_body(request))
+        data.is_valid(raise_exception=True)
+        services.request_password_reset(email=data.validated_data["email"])
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmApi(ApiView):
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    @operation(
+        "confirmPasswordReset",
+        tag="auth",
+        summary="Set a new password with the token from the reset mail",
+        responses={204: None},
+        problems=(400, 413, 415, 422, 503),
+        public=True,
+        request=PasswordResetConfirmInput,
+    )
+    def post(self, request: Request) -> Response:
+        data = PasswordResetConfirmInput(data=request_body(request))
+        data.is_valid(raise_exception=True)
+        services.confirm_password_reset(**data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class VerifyEmailApi(ApiView):
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    @operation(
+        "verifyEmail",
+        tag="auth",
+        summary="Verify an email address with the token from the mail",
+        responses={200: UserOutput},
+        problems=(400, 413, 415, 422, 503),
+        public=True,
+        request=EmailVerificationInput,
+    )
+    def post(self, request: Request) -> Response:
+        data = EmailVerificationInput(data=request_body(request))
+        data.is_valid(raise_exception=True)
+        user = services.verify_email(token=data.validated_data["token"])
+        return Response(UserOutput(user).data)

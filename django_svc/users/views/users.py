@@ -3,6 +3,7 @@ as small views."""
 
 from typing import Any
 
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
@@ -11,14 +12,22 @@ from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.errors import LAST_ADMIN, OWN_ACCOUNT, ProblemError, throttled
+from api.errors import (
+    LAST_ADMIN,
+    NOT_FOUND,
+    OWN_ACCOUNT,
+    EmailAlreadyVerifiedError,
+    ProblemError,
+    throttled,
+)
 from api.views import ApiView, ApiViewSet, operation, request_body
-from users import selectors, services
+from users import selectors, services, tokens
 from users.authentication import bearer_token
 from users.models import User
 from users.permissions import IsAdmin
 from users.serializers import (
     PasswordChangeInput,
+    SessionOutput,
     UserCreateInput,
     UserListQuery,
     UserOutput,
@@ -226,4 +235,64 @@ class MePasswordApi(ApiView):
             access=bearer_token(request),
         )
         release_attempt(key=key)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeVerificationEmailApi(ApiView):
+    @operation(
+        "resendVerificationEmail",
+        tag="users",
+        summary="Mail the verification link again",
+        responses={202: None},
+        problems=(401, 409, 503),
+        request=None,
+    )
+    def post(self, request: Request) -> Response:
+        assert isinstance(request.user, User)
+        if request.user.email_verified:
+            raise EmailAlreadyVerifiedError
+        if services.may_mail(email=request.user.email):
+            services.send_verification_mail(user=request.user)
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class MeSessionsApi(ApiView):
+    @operation(
+        "listSessions",
+        tag="users",
+        summary="One's live logins, newest first",
+        responses={200: SessionOutput(many=True)},
+        problems=(401, 503),
+    )
+    def get(self, request: Request) -> Response:
+        assert isinstance(request.user, User)
+        sessions = tokens.list_sessions(user=request.user, access=bearer_token(request))
+        return Response(SessionOutput(sessions, many=True).data)
+
+    @operation(
+        "deleteSessions",
+        tag="users",
+        summary="End every login of the account, the caller's included",
+        responses={204: None},
+        problems=(401, 503),
+    )
+    def delete(self, request: Request) -> Response:
+        assert isinstance(request.user, User)
+        with transaction.atomic():
+            tokens.revoke_all_for_user(user=request.user, access=bearer_token(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeSessionApi(ApiView):
+    @operation(
+        "deleteSession",
+        tag="users",
+        summary="End one login",
+        responses={204: None},
+        problems=(401, 404, 503),
+    )
+    def delete(self, request: Request, session_id: str) -> Response:
+        assert isinstance(request.user, User)
+        if not tokens.end_session(user=request.user, session_id=session_id):
+            raise ProblemError(404, NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)

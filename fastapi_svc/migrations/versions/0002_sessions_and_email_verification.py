@@ -24,7 +24,7 @@ def upgrade() -> None:
             sa.Column("email_verified", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
         batch.add_column(
-            sa.Column("last_login_at", app.models.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("last_login", app.models.UTCDateTime(timezone=True), nullable=True)
         )
     with op.batch_alter_table("refresh_tokens") as batch:
         batch.add_column(sa.Column("user_agent", sa.String(length=255), nullable=True))
@@ -36,5 +36,5 @@ def downgrade() -> None:
         batch.drop_column("ip")
         batch.drop_column("user_agent")
     with op.batch_alter_table("users") as batch:
-        batch.drop_column("last_login_at")
+        batch.drop_column("last_login")
         batch.drop_column("email_verified")
