@@ -24,7 +24,10 @@ def test_register_lowercases_trims_and_hashes(client: APIClient) -> None:
     assert body["email"] == "ada@example.com"
     assert body["name"] == "Ada"
     assert body["created_at"].endswith("Z")
-    assert set(body) == {"id", "email", "name", "age", "is_active", "is_admin", "created_at"}
+    assert set(body) == {
+        *("id", "email", "name", "age", "is_active", "is_admin", "created_at"),
+        *("email_verified", "last_login_at"),
+    }
     user = User.objects.get(pk=body["id"])
     assert user.password != "password123"
     assert user.check_password("password123")

@@ -34,12 +34,16 @@ async def test_register_login_me(client: AsyncClient) -> None:
     assert user["email"] == email.lower()
     assert user["name"] == "Ada"
     assert user["created_at"].endswith("Z")
-    assert set(user) == {"id", "email", "name", "age", "is_active", "is_admin", "created_at"}
+    assert set(user) == {
+        *("id", "email", "name", "age", "is_active", "is_admin", "created_at"),
+        *("email_verified", "last_login_at"),
+    }
     tokens = await login(client, email.upper())
     me = await client.get(
         "/api/v1/users/me", headers={"Authorization": f"bEaReR {tokens['access_token']}"}
     )
-    assert me.json() == user
+    assert me.json() == {**user, "last_login_at": me.json()["last_login_at"]}
+    assert me.json()["last_login_at"] is not None
 
 
 async def test_login_by_json_and_token_response_headers(client: AsyncClient) -> None:
@@ -295,7 +299,29 @@ CONTRACT_OPERATIONS: dict[tuple[str, str], tuple[str, set[str]]] = {
     ("/api/v1/users", "get"): ("listUsers", {"200", "401", "403", "422", "503"}),
     ("/api/v1/auth/token", "post"): (
         "login",
-        {"200", "400", "401", "413", "415", "422", "429", "503"},
+        {"200", "400", "401", "403", "413", "415", "422", "429", "503"},
+    ),
+    ("/api/v1/auth/password-reset", "post"): (
+        "requestPasswordReset",
+        {"202", "400", "413", "415", "422", "503"},
+    ),
+    ("/api/v1/auth/password-reset/confirm", "post"): (
+        "confirmPasswordReset",
+        {"204", "400", "413", "415", "422", "503"},
+    ),
+    ("/api/v1/auth/verify-email", "post"): (
+        "verifyEmail",
+        {"200", "400", "413", "415", "422", "503"},
+    ),
+    ("/api/v1/users/me/verification-email", "post"): (
+        "resendVerificationEmail",
+        {"202", "401", "409", "503"},
+    ),
+    ("/api/v1/users/me/sessions", "get"): ("listSessions", {"200", "401", "503"}),
+    ("/api/v1/users/me/sessions", "delete"): ("deleteSessions", {"204", "401", "503"}),
+    ("/api/v1/users/me/sessions/{session_id}", "delete"): (
+        "deleteSession",
+        {"204", "401", "404", "503"},
     ),
     ("/api/v1/auth/refresh", "post"): (
         "refreshTokens",

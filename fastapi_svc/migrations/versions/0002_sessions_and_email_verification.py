@@ -19,22 +19,21 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(
-            sa.Column("email_verified", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
-        batch.add_column(
-            sa.Column("last_login", app.models.UTCDateTime(timezone=True), nullable=True)
-        )
-    with op.batch_alter_table("refresh_tokens") as batch:
-        batch.add_column(sa.Column("user_agent", sa.String(length=255), nullable=True))
-        batch.add_column(sa.Column("ip", sa.String(length=45), nullable=True))
+    # Plain ADD COLUMNs (SQLite has them): a batch copy of `users` would drop its
+    # AUTOINCREMENT, and ids must never be reused.
+    op.add_column(
+        "users",
+        sa.Column("email_verified", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
+    op.add_column(
+        "users", sa.Column("last_login", app.models.UTCDateTime(timezone=True), nullable=True)
+    )
+    op.add_column("refresh_tokens", sa.Column("user_agent", sa.String(length=255), nullable=True))
+    op.add_column("refresh_tokens", sa.Column("ip", sa.String(length=45), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("refresh_tokens") as batch:
-        batch.drop_column("ip")
-        batch.drop_column("user_agent")
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("last_login")
-        batch.drop_column("email_verified")
+    op.drop_column("refresh_tokens", "ip")
+    op.drop_column("refresh_tokens", "user_agent")
+    op.drop_column("users", "last_login")
+    op.drop_column("users", "email_verified")
