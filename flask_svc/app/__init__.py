@@ -9,7 +9,7 @@ from typing import Any
 import redis
 from flask import Flask
 
-from . import cli, config, db, errors, hardening, middleware, security, telemetry
+from . import cli, config, db, errors, hardening, mail, middleware, security, telemetry
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     middleware.init_app(app)
     cli.init_app(app)
+    mail.init_app(app)
     telemetry.init_app(app)
 
     from .routes import auth, docs, health, users

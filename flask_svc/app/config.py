@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     forwarded_allow_ips: CSV = []
     first_admin_email: str | None = None
     first_admin_password: str | None = None
+    port: int = Field(default=8003, ge=0, le=65535)
+    # Mail: links point at PUBLIC_BASE_URL; without SMTP_HOST each message goes to the log.
+    public_base_url: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "no-reply@localhost"
+    password_reset_minutes: PositiveInt = 30
+    email_verification_hours: PositiveInt = 48
+    require_verified_email: bool = False
 
     @field_validator("cors_allowed_origins", "forwarded_allow_ips", mode="before")
     @classmethod
@@ -81,6 +93,21 @@ class Settings(BaseSettings):
             "FORWARDED_ALLOW_IPS": self.forwarded_allow_ips,
             "FIRST_ADMIN_EMAIL": self.first_admin_email,
             "FIRST_ADMIN_PASSWORD": self.first_admin_password,
+            "PUBLIC_BASE_URL": (self.public_base_url or f"http://127.0.0.1:{self.port}").rstrip(
+                "/"
+            ),
+            # Flask-Mailman: its SMTP backend, or its console backend (the log).
+            "MAIL_BACKEND": "smtp" if self.smtp_host else "console",
+            "MAIL_SERVER": self.smtp_host or "localhost",
+            "MAIL_PORT": self.smtp_port,
+            "MAIL_USERNAME": self.smtp_username,
+            "MAIL_PASSWORD": self.smtp_password,
+            "MAIL_USE_TLS": self.smtp_starttls,
+            "MAIL_TIMEOUT": 10,
+            "MAIL_DEFAULT_SENDER": self.mail_from,
+            "PASSWORD_RESET_MINUTES": self.password_reset_minutes,
+            "EMAIL_VERIFICATION_HOURS": self.email_verification_hours,
+            "REQUIRE_VERIFIED_EMAIL": self.require_verified_email,
         }
 
 

@@ -54,6 +54,9 @@ UNAVAILABLE = "Service temporarily unavailable."
 OWN_ACCOUNT = "Admins cannot deactivate, demote or delete their own account."
 LAST_ADMIN = "The last active admin cannot delete their own account."
 CURRENT_PASSWORD_INCORRECT = "The current password is incorrect."
+INVALID_LINK_TOKEN = "The token is invalid or has expired."
+EMAIL_NOT_VERIFIED = "The email address is not verified."
+EMAIL_ALREADY_VERIFIED = "The email address is already verified."
 
 BEARER = "Bearer"
 BEARER_INVALID = 'Bearer error="invalid_token"'
@@ -72,6 +75,18 @@ class InvalidTokenError(Exception):
 
 class IncorrectPasswordError(Exception):
     """The current password given to confirm a change is wrong: a 422."""
+
+
+class InvalidLinkTokenError(Exception):
+    """A reset or verification token that is unknown, expired, used or superseded: a 422."""
+
+
+class EmailNotVerifiedError(Exception):
+    """The right password, with REQUIRE_VERIFIED_EMAIL, for an unverified address: a 403."""
+
+
+class EmailAlreadyVerifiedError(Exception):
+    """A verification mail asked for an address already verified: a 409."""
 
 
 class ApiError(Exception):
@@ -186,13 +201,25 @@ def handle_domain_error(error: Exception) -> Response:
             IncorrectPasswordError: ValidationFailed(
                 [{"field": "current_password", "message": CURRENT_PASSWORD_INCORRECT}]
             ),
+            InvalidLinkTokenError: ValidationFailed(
+                [{"field": "token", "message": INVALID_LINK_TOKEN}]
+            ),
+            EmailNotVerifiedError: ApiError(403, EMAIL_NOT_VERIFIED),
+            EmailAlreadyVerifiedError: ApiError(409, EMAIL_ALREADY_VERIFIED),
         }[type(error)]
     )
 
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(ApiError, handle_api_error)
-    for domain_error in (EmailTakenError, InvalidTokenError, IncorrectPasswordError):
+    for domain_error in (
+        EmailTakenError,
+        InvalidTokenError,
+        IncorrectPasswordError,
+        InvalidLinkTokenError,
+        EmailNotVerifiedError,
+        EmailAlreadyVerifiedError,
+    ):
         app.register_error_handler(domain_error, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     for error_class in UNAVAILABLE_ERRORS:

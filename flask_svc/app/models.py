@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Dialect, ForeignKey, Integer, SmallInteger, String
+from sqlalchemy import BigInteger, Dialect, ForeignKey, Integer, SmallInteger, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -58,6 +58,9 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     is_active: Mapped[bool] = mapped_column(default=True)
     is_admin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    email_verified: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Django's column name, as `password` above.
+    last_login_at: Mapped[datetime | None] = mapped_column("last_login", UTCDateTime)
 
     def __repr__(self) -> str:
         return f"<User {self.id}>"
@@ -79,6 +82,9 @@ class RefreshToken(db.Model):  # type: ignore[name-defined,misc]
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The login's (a session's), copied to each token its rotations issue.
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    ip: Mapped[str | None] = mapped_column(String(45))
 
 
 class RevokedToken(db.Model):  # type: ignore[name-defined,misc]

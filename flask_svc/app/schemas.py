@@ -146,6 +146,19 @@ class TokenForm(TokenRequest):
     client_secret: Secret | None = None
 
 
+class PasswordResetRequest(StrictModel):
+    email: Email
+
+
+class PasswordResetConfirm(StrictModel):
+    token: Secret
+    new_password: Password
+
+
+class EmailVerification(StrictModel):
+    token: Secret
+
+
 class RefreshRequest(StrictModel):
     refresh_token: Secret
 
@@ -172,6 +185,19 @@ class UserPublic(BaseModel):
     is_active: bool
     is_admin: bool
     created_at: datetime
+    email_verified: bool
+    last_login_at: datetime | None
+
+
+class SessionPublic(BaseModel):
+    """One login: a refresh-token family."""
+
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    user_agent: str | None
+    ip: str | None
+    current: bool
 
 
 class UsersPage(BaseModel):

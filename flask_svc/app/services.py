@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+from flask import current_app
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from . import tokens
-from .errors import EmailTakenError, IncorrectPasswordError
+from . import mail, tokens
+from .errors import EmailTakenError, IncorrectPasswordError, InvalidLinkTokenError
 from .extensions import db
 from .models import User
 from .security import hash_password, needs_rehash, verify_password
+from .throttling import mail_key, reserve_attempt
+
+# Mails a single address may be sent per LOGIN_FAILURE_WINDOW_SECONDS.
+MAILS_PER_WINDOW = 3
 
 
 def _commit_or_conflict() -> None:
@@ -35,13 +42,20 @@ def create_user(
     user = User(email=email, password_hash=password_hash, name=name, age=age, is_admin=is_admin)
     db.session.add(user)
     _commit_or_conflict()
+    send_verification_mail(user=user)
     return user
 
 
 def update_user(*, user: User, changes: dict[str, Any]) -> User:
+    """A new address is unverified until the link mailed to it is followed."""
+    address = user.email
     for field, value in changes.items():
         setattr(user, field, value)
+    if user.email != address:
+        user.email_verified = False
     _commit_or_conflict()
+    if user.email != address:
+        send_verification_mail(user=user)
     return user
 
 
@@ -56,6 +70,74 @@ def set_user_active(*, user: User, is_active: bool) -> User:
     user.is_active = is_active
     if not is_active:
         tokens.revoke_all_for_user(user=user)
+    db.session.commit()
+    return user
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    """itsdangerous, as Flask signs its own sessions: one salt per kind of link."""
+    return URLSafeTimedSerializer(current_app.config["JWT_SECRET_KEY"], salt=f"users.{purpose}")
+
+
+def _password_state(user: User) -> str:
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:32]
+
+
+def _email_state(user: User) -> str:
+    return hashlib.sha256(f"{user.email}\n{user.email_verified}".encode()).hexdigest()[:32]
+
+
+def _load_link(purpose: str, token: str, max_age: int) -> tuple[User, str]:
+    try:
+        user_id, state = _serializer(purpose).loads(token, max_age=max_age)
+    except (BadData, TypeError, ValueError):  # SignatureExpired included
+        raise InvalidLinkTokenError from None
+    user = db.session.get(User, int(user_id))
+    if user is None:
+        raise InvalidLinkTokenError
+    return user, str(state)
+
+
+def send_verification_mail(*, user: User) -> None:
+    token = _serializer("email-verification").dumps([user.id, _email_state(user)])
+    mail.send_verification(to=user.email, token=token)
+
+
+def may_mail(*, email: str) -> bool:
+    """Count a mail to this address; False once it had its MAILS_PER_WINDOW."""
+    return reserve_attempt(key=mail_key(email), limit=MAILS_PER_WINDOW) is None
+
+
+def request_password_reset(*, email: str) -> None:
+    """Mail a reset link to an active account. Unknown addresses do the same work (the
+    count, the lookup), so neither answers sooner."""
+    allowed = may_mail(email=email)
+    user = db.session.scalar(select(User).where(User.email == email.lower()))
+    db.session.commit()
+    if user is None or not user.is_active or not allowed:
+        return
+    token = _serializer("password-reset").dumps([user.id, _password_state(user)])
+    mail.send_password_reset(to=user.email, token=token)
+
+
+def confirm_password_reset(*, token: str, new_password: str) -> None:
+    """Single use: the new password changes the state the token was made for."""
+    max_age = current_app.config["PASSWORD_RESET_MINUTES"] * 60
+    user, state = _load_link("password-reset", token, max_age)
+    if not user.is_active or state != _password_state(user):
+        raise InvalidLinkTokenError
+    db.session.commit()  # no transaction (nor pooled connection) held while hashing
+    user.password_hash = hash_password(new_password)
+    tokens.revoke_all_for_user(user=user)
+    db.session.commit()
+
+
+def verify_email(*, token: str) -> User:
+    max_age = current_app.config["EMAIL_VERIFICATION_HOURS"] * 3600
+    user, state = _load_link("email-verification", token, max_age)
+    if state != _email_state(user):
+        raise InvalidLinkTokenError
+    user.email_verified = True
     db.session.commit()
     return user
 

@@ -35,15 +35,21 @@ def account_key(user_id: int) -> str:
     return hashlib.sha256(f"account\n{user_id}".encode()).hexdigest()
 
 
+def mail_key(email: str) -> str:
+    """The key of the mails sent to one address (password resets, verification)."""
+    return hashlib.sha256(f"mail\n{email.strip().lower()}".encode()).hexdigest()
+
+
 def _retry_after(seconds: float, window: int) -> int:
     return min(window, max(1, math.ceil(seconds)))
 
 
-def reserve_attempt(*, key: str) -> int | None:
+def reserve_attempt(*, key: str, limit: int | None = None) -> int | None:
     """Count this attempt before its password is checked: None when it may go ahead,
     else the seconds until the window ends. The count and the check are one atomic
-    step, so of many concurrent attempts at most LOGIN_MAX_FAILURES go ahead."""
+    step, so of many concurrent attempts at most `limit` (LOGIN_MAX_FAILURES) go ahead."""
     max_failures, window = _limits()
+    max_failures = limit or max_failures
     client = redis_client()
     if client is not None:
         with client.pipeline(transaction=True) as pipe:

@@ -13,12 +13,12 @@ import redis
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
-from sqlalchemy import CursorResult, Executable, delete, select, update
+from sqlalchemy import CursorResult, Executable, and_, case, delete, func, select, update
 
 from .errors import InvalidTokenError
 from .extensions import db, insert_ignoring_conflicts
 from .models import RefreshToken, RevokedToken, User, utcnow
-from .schemas import TokenPair
+from .schemas import SessionPublic, TokenPair
 
 # The contract's one reading of a token: canonical decimal ids, printable-ASCII jtis,
 # times that fit a date.
@@ -64,8 +64,17 @@ def _expiry(claims: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(claims["exp"], UTC)
 
 
-def issue_token_pair(*, user: User, family_id: str | None = None) -> TokenPair:
-    """A new access and refresh token; the refresh token is recorded in its family."""
+def issue_token_pair(
+    *,
+    user: User,
+    family_id: str | None = None,
+    user_agent: str | None = None,
+    ip: str | None = None,
+) -> TokenPair:
+    """A new access and refresh token; the refresh token is recorded in its family. A
+    login (no family yet) also sets the user's last_login_at."""
+    if family_id is None:
+        user.last_login_at = utcnow()
     identity = str(user.id)
     access_token = create_access_token(identity=identity)
     refresh_token = create_refresh_token(identity=identity)
@@ -78,6 +87,8 @@ def issue_token_pair(*, user: User, family_id: str | None = None) -> TokenPair:
             access_jti=access["jti"],
             access_expires_at=_expiry(access),
             expires_at=_expiry(refresh),
+            user_agent=user_agent[:255] if user_agent else None,
+            ip=ip,
         )
     )
     lifetime = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
@@ -144,7 +155,7 @@ def rotate_refresh_token(*, token: str) -> TokenPair:
     now = utcnow()
     jti = claims["jti"]
     # RETURNING names the winner's family in the same round trip; only a loser reads the row.
-    family_id: str | None = db.session.scalar(
+    won = db.session.execute(
         update(RefreshToken)
         .where(
             RefreshToken.jti == jti,
@@ -152,8 +163,9 @@ def rotate_refresh_token(*, token: str) -> TokenPair:
             RefreshToken.revoked_at.is_(None),
         )
         .values(revoked_at=now)
-        .returning(RefreshToken.family_id)
-    )
+        .returning(RefreshToken.family_id, RefreshToken.user_agent, RefreshToken.ip)
+    ).one_or_none()
+    family_id, user_agent, ip = won or (None, None, None)
     if family_id is None:
         row = db.session.execute(
             select(RefreshToken.family_id, RefreshToken.user_id).where(RefreshToken.jti == jti)
@@ -167,7 +179,7 @@ def rotate_refresh_token(*, token: str) -> TokenPair:
         if family_id is None:
             db.session.rollback()
             raise InvalidTokenError
-    pair = issue_token_pair(user=user, family_id=family_id)
+    pair = issue_token_pair(user=user, family_id=family_id, user_agent=user_agent, ip=ip)
     db.session.commit()
     return pair
 
@@ -240,6 +252,67 @@ def revoke_all_for_user(*, user: User, access: dict[str, Any] | None = None) -> 
         .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+
+
+def list_sessions(*, user: User, access: dict[str, Any]) -> list[SessionPublic]:
+    """One entry per family with a live refresh token, newest login first."""
+    now = utcnow()
+    live = and_(RefreshToken.revoked_at.is_(None), RefreshToken.expires_at > now)
+    started = func.min(RefreshToken.created_at)
+    rows = db.session.execute(
+        select(
+            RefreshToken.family_id,
+            started,
+            func.max(RefreshToken.created_at),
+            func.max(RefreshToken.user_agent),
+            func.max(RefreshToken.ip),
+            func.max(case((RefreshToken.access_jti == access["jti"], 1), else_=0)),
+        )
+        .where(RefreshToken.user_id == user.id)
+        .group_by(RefreshToken.family_id)
+        .having(func.sum(case((live, 1), else_=0)) > 0)
+        .order_by(started.desc(), RefreshToken.family_id)
+    ).all()
+    return [
+        SessionPublic(
+            id=family_id,
+            created_at=created,
+            last_used_at=last_used,
+            user_agent=user_agent,
+            ip=ip,
+            current=bool(current),
+        )
+        for family_id, created, last_used, user_agent, ip, current in rows
+    ]
+
+
+def end_session(*, user: User, session_id: str) -> bool:
+    """Revoke one of the user's live families and deny its access tokens; False when the
+    user has no such live login."""
+    now = utcnow()
+    ended = _affected(
+        update(RefreshToken)
+        .where(
+            RefreshToken.user_id == user.id,
+            RefreshToken.family_id == session_id,
+            RefreshToken.revoked_at.is_(None),
+            RefreshToken.expires_at > now,
+        )
+        .values(revoked_at=now)
+    )
+    if not ended:
+        db.session.rollback()
+        return False
+    rows = db.session.execute(
+        select(RefreshToken.access_jti, RefreshToken.access_expires_at).where(
+            RefreshToken.family_id == session_id,
+            RefreshToken.access_jti.is_not(None),
+            RefreshToken.access_expires_at > now,
+        )
+    ).all()
+    _deny({jti: expires for jti, expires in rows if jti and expires})
+    db.session.commit()
+    return True
 
 
 def prune_expired() -> int:

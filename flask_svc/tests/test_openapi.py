@@ -29,7 +29,7 @@ def test_routes_are_exactly_the_contract_operations(app: Flask) -> None:
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("docs."):
             continue
-        path = re.sub(r"<user_id:id>", "{id}", rule.rule)
+        path = re.sub(r"<(?:user_id:)?(\w+)>", r"{\1}", rule.rule)
         served |= {
             (path, method) for method in rule.methods or () if method not in ("HEAD", "OPTIONS")
         }

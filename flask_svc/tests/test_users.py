@@ -93,7 +93,9 @@ def test_me(api: Api, client: FlaskClient) -> None:
     user, pair = api.user_with_token()
     response = client.get(ME, headers=bearer(pair))
     assert response.status_code == 200
-    assert response.get_json() == user
+    # The login behind the token set last_login_at since registration.
+    assert response.get_json() == {**user, "last_login_at": response.get_json()["last_login_at"]}
+    assert response.get_json()["last_login_at"] is not None
 
 
 def test_update_me(api: Api, client: FlaskClient) -> None:

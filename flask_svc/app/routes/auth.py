@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask_jwt_extended import current_user, get_jwt, jwt_required
 
-from .. import tokens
-from ..errors import BAD_CREDENTIALS, ApiError, no_content, throttled
+from .. import services, tokens
+from ..errors import BAD_CREDENTIALS, ApiError, EmailNotVerifiedError, no_content, throttled
 from ..extensions import db
 from ..hardening import (
     FORM_MEDIA_TYPE,
@@ -16,7 +16,18 @@ from ..hardening import (
     has_body,
     json_body,
 )
-from ..schemas import LogoutRequest, RefreshRequest, TokenForm, TokenPair, TokenRequest, validate
+from ..schemas import (
+    EmailVerification,
+    LogoutRequest,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RefreshRequest,
+    TokenForm,
+    TokenPair,
+    TokenRequest,
+    UserPublic,
+    validate,
+)
 from ..services import authenticate
 from ..throttling import release_attempt, reserve_attempt, throttle_key
 
@@ -58,7 +69,11 @@ def token() -> Response:
     if user is None:
         raise ApiError(401, BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
     release_attempt(key=key)
-    pair = tokens.issue_token_pair(user=user)
+    if current_app.config["REQUIRE_VERIFIED_EMAIL"] and not user.email_verified:
+        raise EmailNotVerifiedError
+    pair = tokens.issue_token_pair(
+        user=user, user_agent=request.headers.get("User-Agent"), ip=request.remote_addr
+    )
     db.session.commit()
     return _token_response(pair)
 
@@ -76,3 +91,24 @@ def logout() -> Response:
     body = validate(LogoutRequest, json_body()) if has_body() else LogoutRequest()
     tokens.revoke_tokens(user=current_user, access=get_jwt(), refresh_token=body.refresh_token)
     return no_content()
+
+
+@bp.post("/password-reset")
+def request_password_reset() -> tuple[str, int]:
+    body = validate(PasswordResetRequest, json_body())
+    services.request_password_reset(email=body.email)
+    return "", 202
+
+
+@bp.post("/password-reset/confirm")
+def confirm_password_reset() -> Response:
+    body = validate(PasswordResetConfirm, json_body())
+    services.confirm_password_reset(token=body.token, new_password=body.new_password)
+    return no_content()
+
+
+@bp.post("/verify-email")
+def verify_email() -> Response:
+    body = validate(EmailVerification, json_body())
+    user = services.verify_email(token=body.token)
+    return jsonify(UserPublic.model_validate(user).model_dump(mode="json"))

@@ -10,14 +10,22 @@ from flask_jwt_extended import current_user, get_jwt, jwt_required
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter
 
-from .. import services
-from ..errors import LAST_ADMIN, OWN_ACCOUNT, ApiError, no_content, throttled
+from .. import services, tokens
+from ..errors import (
+    LAST_ADMIN,
+    OWN_ACCOUNT,
+    ApiError,
+    EmailAlreadyVerifiedError,
+    no_content,
+    throttled,
+)
 from ..extensions import db
 from ..hardening import json_body
 from ..models import User
 from ..schemas import (
     MAX_ID,
     PasswordChange,
+    SessionPublic,
     UserCreate,
     UserListQuery,
     UserPublic,
@@ -112,6 +120,39 @@ def delete_me() -> Response:
     if services.is_last_active_admin(user=current_user):
         raise ApiError(409, LAST_ADMIN)
     services.delete_user(user=current_user)
+    return no_content()
+
+
+@bp.post("/me/verification-email")
+@jwt_required()
+def resend_verification_email() -> tuple[str, int]:
+    if current_user.email_verified:
+        raise EmailAlreadyVerifiedError
+    if services.may_mail(email=current_user.email):
+        services.send_verification_mail(user=current_user)
+    return "", 202
+
+
+@bp.get("/me/sessions")
+@jwt_required()
+def list_sessions() -> Response:
+    sessions = tokens.list_sessions(user=current_user, access=get_jwt())
+    return jsonify([SessionPublic.model_dump(s, mode="json") for s in sessions])
+
+
+@bp.delete("/me/sessions")
+@jwt_required()
+def delete_sessions() -> Response:
+    tokens.revoke_all_for_user(user=current_user, access=get_jwt())
+    db.session.commit()
+    return no_content()
+
+
+@bp.delete("/me/sessions/<session_id>")
+@jwt_required()
+def delete_session(session_id: str) -> Response:
+    if not tokens.end_session(user=current_user, session_id=session_id):
+        raise NotFound()
     return no_content()
 
 
