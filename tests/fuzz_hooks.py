@@ -27,7 +27,7 @@ import schemathesis
 TOKEN = "/api/v1/auth/token"
 USERS = "/api/v1/users"
 ME = "/api/v1/users/me"
-TOKEN_ENDING = ["logout", "changePassword", "deleteCurrentUser"]
+TOKEN_ENDING = ["logout", "changePassword", "deleteCurrentUser", "deleteSessions"]
 # A well-formed id that no user has: far beyond anything the run creates.
 ABSENT_ID = 2**62
 # Well within the services' access token lifetime (minutes).

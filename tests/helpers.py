@@ -155,6 +155,8 @@ class Api:
         if login:
             pair = self.login(account.email, password)
             account.access, account.refresh = pair["access_token"], pair["refresh_token"]
+            # As the login left it (`last_login_at`).
+            account.user = self.me(account.access).json()
         return account
 
     def login_response(self, username: str, password: str, **kwargs: Any) -> httpx.Response:

@@ -15,7 +15,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-LINK = re.compile(r"/(reset-password|verify-email)\?token=([^\s\"'<>]+)")
+# The token is URL-safe (RFC 3986's unreserved characters), so a link needs no escaping.
+LINK = re.compile(r"/(reset-password|verify-email)\?token=([A-Za-z0-9._~-]+)(?![^\s])")
 
 
 class Inbox:

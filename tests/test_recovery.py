@@ -196,3 +196,14 @@ def test_required_verification_refuses_the_right_password_until_verified(
         assert wrong.status_code == 401
         assert _verify(api, inbox().token(account.email, "verify-email")).status_code == 200  # type: ignore[attr-defined]
         assert api.login_response(account.email, account.password).status_code == 200
+
+
+@pytest.mark.mode_independent
+def test_an_expired_reset_token_is_refused(server_factory: ServerFactory) -> None:
+    with server_factory(extra_env={"PASSWORD_RESET_MINUTES": "1"}) as server:
+        api = Api.of(server)
+        account = api.register(login=False)
+        token = _reset_token(api, account)
+        time.sleep(62)
+        assert _field_errors(_confirm(api, token, new_password())) == INVALID_TOKEN
+        assert api.login_response(account.email, account.password).status_code == 200

@@ -44,6 +44,10 @@ SUBJECT = re.compile(r"[1-9][0-9]{0,18}")
 JTI = re.compile(r"[\x21-\x7e]{1,64}")
 MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
 
+# A session id is its family id (a UUID); anything else names no session, and never
+# reaches the database (a NUL in a path would not survive PostgreSQL).
+SESSION_ID = re.compile(r"[0-9a-f-]{1,64}")
+
 
 class StrictTokenBackend(TokenBackend):
     """HS256 only, every shared claim required, no leeway."""
@@ -307,6 +311,8 @@ def list_sessions(*, user: User, access: AccessToken) -> list[Session]:
 def end_session(*, user: User, session_id: str) -> bool:
     """Revoke one of the user's live families and deny its access tokens; False when the
     user has no such live login."""
+    if not SESSION_ID.fullmatch(session_id):
+        return False
     now = timezone.now()
     family = RefreshTokenRecord.objects.filter(user=user, family_id=session_id)
     if not family.filter(revoked_at__isnull=True, expires_at__gt=now).update(revoked_at=now):

@@ -1,5 +1,6 @@
 """Token pairs: issuing, rotation with reuse detection, logout and revoking them all."""
 
+import re
 import uuid
 from datetime import datetime, timedelta
 
@@ -14,6 +15,10 @@ from app.models import RefreshToken, User, utcnow
 from app.revocation import deny_access_token
 from app.schemas import SessionPublic, TokenPair
 from app.security import TokenClaims, decode_token, encode_token
+
+# A session id is its family id (a UUID); anything else names no session, and never
+# reaches the database (a NUL in a path would not survive PostgreSQL).
+SESSION_ID = re.compile(r"[0-9a-f-]{1,64}")
 
 
 async def issue_token_pair(
@@ -233,6 +238,8 @@ async def end_session(
 ) -> bool:
     """Revoke one of the user's live families and deny its access tokens; False when the
     user has no such live login."""
+    if not SESSION_ID.fullmatch(session_id):
+        return False
     now = utcnow()
     ended = await session.execute(
         update(RefreshToken)

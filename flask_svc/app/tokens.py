@@ -28,6 +28,10 @@ MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
 REQUIRED_CLAIMS = ("sub", "type", "jti", "iat", "exp", "iss")
 REVOKED_PREFIX = "revoked:"
 
+# A session id is its family id (a UUID); anything else names no session, and never
+# reaches the database (a NUL in a path would not survive PostgreSQL).
+SESSION_ID = re.compile(r"[0-9a-f-]{1,64}")
+
 
 def claims_problem(claims: dict[str, Any]) -> str | None:
     """Why a token's claims do not have the shared shape, or None when they do."""
@@ -289,6 +293,8 @@ def list_sessions(*, user: User, access: dict[str, Any]) -> list[SessionPublic]:
 def end_session(*, user: User, session_id: str) -> bool:
     """Revoke one of the user's live families and deny its access tokens; False when the
     user has no such live login."""
+    if not SESSION_ID.fullmatch(session_id):
+        return False
     now = utcnow()
     ended = _affected(
         update(RefreshToken)

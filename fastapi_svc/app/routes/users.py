@@ -157,7 +157,7 @@ async def delete_sessions(
     responses=problems(401, 404, 503),
 )
 async def delete_session(
-    session_id: Annotated[str, Path(max_length=64)],
+    session_id: str,
     user: CurrentUser,
     session: SessionDep,
     redis: RedisDep,
