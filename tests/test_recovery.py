@@ -196,6 +196,9 @@ def test_required_verification_refuses_the_right_password_until_verified(
         assert wrong.status_code == 401
         assert _verify(api, inbox().token(account.email, "verify-email")).status_code == 200  # type: ignore[attr-defined]
         assert api.login_response(account.email, account.password).status_code == 200
+        # The operator named the bootstrap admin's address: it is verified, and can log in.
+        admin = api.login_response(server.settings.admin_email, server.settings.admin_password)
+        assert admin.status_code == 200
 
 
 @pytest.mark.mode_independent

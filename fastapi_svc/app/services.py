@@ -81,6 +81,8 @@ async def create_user(
         password_hash=await hash_password(settings, data.password),
         is_active=True,
         is_admin=is_admin,
+        # Only the operator creates admins (bootstrap, create-admin): they named the address.
+        email_verified=is_admin,
         created_at=utcnow(),
     )
     session.add(user)
