@@ -41,19 +41,24 @@ def _nginx() -> str:
     return found
 
 
-def _render(upstream: str, service_port: int, listen_port: int) -> str:
-    """What the official image's envsubst step makes of the template, on another port."""
+def _render(upstream: str, ports: dict[int, int]) -> str:
+    """What the official image's envsubst step makes of the template, every listening
+    port moved to a free one (suites for the three services run side by side)."""
     text = TEMPLATE.read_text(encoding="utf-8")
     for name in ("FASTAPI_UPSTREAM", "DJANGO_UPSTREAM", "FLASK_UPSTREAM"):
         text = text.replace("${" + name + "}", upstream)
-    return re.sub(rf"\b{service_port}\b", str(listen_port), text)
+    for deployed, free in ports.items():
+        text = re.sub(rf"\b{deployed}\b", str(free), text)
+    return text
 
 
 @pytest.fixture
 def proxy(server: RunningServer, service_name: str, tmp_path: Path) -> Iterator[int]:
-    nginx, port = _nginx(), free_port()
+    nginx = _nginx()
+    ports = {deployed: free_port() for deployed in SERVICE_PORTS.values()}
+    port = ports[SERVICE_PORTS[service_name]]
     (tmp_path / "user-api.conf").write_text(
-        _render(f"127.0.0.1:{server.port}", SERVICE_PORTS[service_name], port), encoding="utf-8"
+        _render(f"127.0.0.1:{server.port}", ports), encoding="utf-8"
     )
     temp_paths = "".join(
         f"{kind}_temp_path {tmp_path}/{kind};\n"
@@ -70,7 +75,9 @@ def proxy(server: RunningServer, service_name: str, tmp_path: Path) -> Iterator[
         stderr=subprocess.PIPE,
     )
     try:
-        assert wait_until(lambda: _health(port) == 200, timeout=10), process.stderr
+        if not wait_until(lambda: _health(port) == 200, timeout=10):
+            process.terminate()
+            pytest.fail(f"nginx did not answer: {process.communicate(timeout=10)[1]!r}")
         yield port
     finally:
         process.terminate()
