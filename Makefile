@@ -145,7 +145,7 @@ validate-deploy: deploy/.venv/.installed ## Compose file, Dockerfiles and Kubern
 BENCH_ARGS ?=
 BENCH := cd benchmarks && .venv/bin/python -m bench --postgres-url $(POSTGRES_URL)
 
-bench: $(addsuffix _svc/.venv/.installed,$(SERVICES)) benchmarks/.venv/.installed ## Benchmark the services (about 15 min); report, plots and the README table
+bench: $(addsuffix _svc/.venv/.installed,$(SERVICES)) benchmarks/.venv/.installed ## Benchmark the services (about 18 min); report, plots and the README table
 	$(BENCH) --update-readme $(BENCH_ARGS)
 
 bench-smoke: $(addsuffix _svc/.venv/.installed,$(SERVICES)) benchmarks/.venv/.installed ## The benchmark harness's tests, then a few seconds per scenario (report in a temporary folder)

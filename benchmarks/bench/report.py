@@ -22,7 +22,7 @@ TAIL_RATIO = 5.0
 CLAIMED_MIB = {"fastapi": 45, "django": 85, "flask": 38}
 # "3–5x faster": holds where FastAPI is at least 3x as fast.
 CLAIMED_MIN_SPEEDUP = 3.0
-IO_BOUND = ("me", "list", "refresh")
+IO_BOUND = ("me", "me-64", "me-256", "list", "refresh")
 MEMORY_TOLERANCE = 0.25
 # A scenario whose best run is more than this times its worst measured chance (which
 # worker took which connection, a busy machine) as much as the code.

@@ -14,6 +14,8 @@ USERS_ME = "/api/v1/users/me"
 # Login is CPU-bound (argon2): two requests in flight per core keep every core busy,
 # and more would only queue, so its latency would measure the queue.
 LOGIN_CONNECTIONS = 2 * len(os.sched_getaffinity(0))
+# `me` again at these many connections: where async should pull ahead, if anywhere.
+CONCURRENCY_SWEEP = (64, 256)
 
 
 @dataclass
@@ -41,8 +43,11 @@ class Scenario:
     # The wrk arguments, made anew before every run: a refresh chain needs unspent tokens.
     args: Callable[[Context], list[str]] = lambda _context: []
     max_connections: int | None = None
+    fixed_connections: int | None = None
 
     def connections(self, wanted: int) -> int:
+        if self.fixed_connections is not None:
+            return self.fixed_connections
         return min(wanted, self.max_connections or wanted)
 
 
@@ -73,6 +78,17 @@ BARE_READ = Scenario("bare-read", "bare app + one primary-key read", "/users/1",
 SERVICE_SCENARIOS = (
     Scenario("health", "GET /health", "/health", "get"),
     Scenario("me", "GET /api/v1/users/me (bearer)", USERS_ME, "get", _access_tokens),
+    *(
+        Scenario(
+            f"me-{n}",
+            f"GET /api/v1/users/me (bearer), {n} connections",
+            USERS_ME,
+            "get",
+            _access_tokens,
+            fixed_connections=n,
+        )
+        for n in CONCURRENCY_SWEEP
+    ),
     Scenario(
         "list",
         f"GET /api/v1/users?search={seed.SEARCH} (admin)",
