@@ -309,6 +309,12 @@ def problem(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
+def field_messages(response: httpx.Response) -> dict[str, str]:
+    """A 422's `errors` as {field: message}."""
+    assert response.status_code == 422, response.text
+    return {entry["field"]: entry["message"] for entry in problem(response)["errors"]}
+
+
 def error_fields(response: httpx.Response) -> set[str]:
     return {str(e["field"]) for e in problem(response).get("errors", [])}
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from helpers import REFRESH, TOKEN, USERS, Api, problem
+from helpers import REFRESH, TOKEN, USERS, Api, field_messages, problem
 
 JSON = {"Content-Type": "application/json"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -58,11 +58,6 @@ def test_the_token_endpoint_refuses_a_bad_form_alike(api: Api, body: bytes, deta
     assert problem(response)["detail"] == detail
 
 
-def _field_messages(response: Any) -> dict[str, str]:
-    assert response.status_code == 422
-    return {entry["field"]: entry["message"] for entry in problem(response)["errors"]}
-
-
 FIELD_CASES = [
     (
         {**VALID, "email": "not an address"},
@@ -87,33 +82,33 @@ FIELD_CASES = [
 def test_each_broken_field_rule_has_its_message(
     api: Api, body: dict[str, Any], messages: dict[str, str]
 ) -> None:
-    assert _field_messages(api.client.post(USERS, json=body)) == messages
+    assert field_messages(api.client.post(USERS, json=body)) == messages
 
 
 def test_a_body_that_is_no_object(api: Api) -> None:
-    assert _field_messages(api.client.post(USERS, json=[VALID])) == {
+    assert field_messages(api.client.post(USERS, json=[VALID])) == {
         "body": "Must be a JSON object."
     }
 
 
 def test_login_and_token_fields(api: Api) -> None:
-    assert _field_messages(api.client.post(TOKEN, json={"username": "", "password": ""})) == {
+    assert field_messages(api.client.post(TOKEN, json={"username": "", "password": ""})) == {
         "username": "Must not be empty.",
         "password": "Must not be empty.",
     }
     too_long = api.client.post(REFRESH, json={"refresh_token": "x" * 1025})
-    assert _field_messages(too_long) == {"refresh_token": "Must be at most 1024 characters."}
+    assert field_messages(too_long) == {"refresh_token": "Must be at most 1024 characters."}
 
 
 def test_query_parameters(api: Api) -> None:
     query = {"limit": "0", "offset": "x", "is_active": "maybe", "search": "a" * 255}
     response = api.client.get(USERS, params=query, headers=api.admin_headers())
     assert problem(response)["detail"] == "The query parameters are invalid."
-    assert _field_messages(response) == {
+    assert field_messages(response) == {
         "limit": "Must be at least 1.",
         "offset": "Must be an integer.",
         "is_active": "Must be true or false.",
         "search": "Must be at most 254 characters.",
     }
     twice = api.client.get(f"{USERS}?limit=1&limit=2", headers=api.admin_headers())
-    assert _field_messages(twice) == {"limit": "Given more than once."}
+    assert field_messages(twice) == {"limit": "Given more than once."}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 
 from conftest import ServerFactory
@@ -19,6 +20,7 @@ from helpers import (
     VERIFY_EMAIL,
     Account,
     Api,
+    field_messages,
     new_password,
     problem,
     unique_email,
@@ -34,12 +36,7 @@ def _needs_the_suites_server(server: RunningServer) -> None:
     """The mails of a service the suite did not start never reach its inbox."""
 
 
-def _field_errors(response: object) -> dict[str, str]:
-    body = problem(response)  # type: ignore[arg-type]
-    return {e["field"]: e["message"] for e in body["errors"]}
-
-
-def _verify(api: Api, token: str) -> object:
+def _verify(api: Api, token: str) -> httpx.Response:
     return api.client.post(VERIFY_EMAIL, json={"token": token})
 
 
@@ -48,7 +45,7 @@ def _reset_token(api: Api, account: Account, *, count: int = 1) -> str:
     return inbox().token(account.email, "reset-password", count=count)
 
 
-def _confirm(api: Api, token: str, password: str) -> object:
+def _confirm(api: Api, token: str, password: str) -> httpx.Response:
     return api.client.post(PASSWORD_RESET_CONFIRM, json={"token": token, "new_password": password})
 
 
@@ -57,12 +54,12 @@ def test_registration_mails_a_link_that_verifies_the_address_once(api: Api) -> N
     assert account.user["email_verified"] is False
     token = inbox().token(account.email, "verify-email")
     verified = _verify(api, token)
-    assert verified.status_code == 200  # type: ignore[attr-defined]
-    assert verified.json()["email_verified"] is True  # type: ignore[attr-defined]
+    assert verified.status_code == 200
+    assert verified.json()["email_verified"] is True
     assert api.me(account.access).json()["email_verified"] is True
     again = _verify(api, token)
-    assert again.status_code == 422  # type: ignore[attr-defined]
-    assert _field_errors(again) == INVALID_TOKEN
+    assert again.status_code == 422
+    assert field_messages(again) == INVALID_TOKEN
 
 
 def test_a_login_sets_last_login_at(api: Api) -> None:
@@ -74,7 +71,7 @@ def test_a_login_sets_last_login_at(api: Api) -> None:
 
 def test_a_new_address_is_unverified_and_gets_its_own_link(api: Api) -> None:
     account = api.register()
-    assert _verify(api, inbox().token(account.email, "verify-email")).status_code == 200  # type: ignore[attr-defined]
+    assert _verify(api, inbox().token(account.email, "verify-email")).status_code == 200
     old_token_mail_count = len(inbox().to(account.email))
     new_address = unique_email("moved")
     changed = api.client.patch(ME, json={"email": new_address}, headers=account.headers)
@@ -82,14 +79,14 @@ def test_a_new_address_is_unverified_and_gets_its_own_link(api: Api) -> None:
     assert changed.json()["email_verified"] is False
     token = inbox().token(new_address, "verify-email")
     assert len(inbox().to(account.email)) == old_token_mail_count
-    assert _verify(api, token).json()["email"] == new_address  # type: ignore[attr-defined]
+    assert _verify(api, token).json()["email"] == new_address
 
 
 def test_a_link_for_an_address_the_account_no_longer_has_is_refused(api: Api) -> None:
     account = api.register()
     token = inbox().token(account.email, "verify-email")
     api.client.patch(ME, json={"email": unique_email("moved")}, headers=account.headers)
-    assert _field_errors(_verify(api, token)) == INVALID_TOKEN
+    assert field_messages(_verify(api, token)) == INVALID_TOKEN
 
 
 def test_resend_mails_again_and_refuses_a_verified_address(api: Api) -> None:
@@ -97,7 +94,7 @@ def test_resend_mails_again_and_refuses_a_verified_address(api: Api) -> None:
     resent = api.client.post(VERIFICATION_EMAIL, headers=account.headers)
     assert resent.status_code == 202
     token = inbox().token(account.email, "verify-email", count=2)
-    assert _verify(api, token).status_code == 200  # type: ignore[attr-defined]
+    assert _verify(api, token).status_code == 200
     refused = api.client.post(VERIFICATION_EMAIL, headers=account.headers)
     assert refused.status_code == 409
     assert problem(refused)["detail"] == "The email address is already verified."
@@ -107,12 +104,12 @@ def test_a_password_reset_ends_every_session_and_works_once(api: Api) -> None:
     account = api.register()
     token = _reset_token(api, account)
     password = new_password()
-    assert _confirm(api, token, password).status_code == 204  # type: ignore[attr-defined]
+    assert _confirm(api, token, password).status_code == 204
     assert api.me(account.access).status_code == 401
     assert api.refresh(account.refresh).status_code == 401
     assert api.login_response(account.email, account.password).status_code == 401
     assert api.login_response(account.email, password).status_code == 200
-    assert _field_errors(_confirm(api, token, new_password())) == INVALID_TOKEN
+    assert field_messages(_confirm(api, token, new_password())) == INVALID_TOKEN
 
 
 def test_a_reset_token_dies_when_the_password_changes(api: Api) -> None:
@@ -124,22 +121,22 @@ def test_a_reset_token_dies_when_the_password_changes(api: Api) -> None:
         headers=account.headers,
     )
     assert changed.status_code == 204
-    assert _field_errors(_confirm(api, token, new_password())) == INVALID_TOKEN
+    assert field_messages(_confirm(api, token, new_password())) == INVALID_TOKEN
 
 
 def test_the_new_password_follows_the_rules(api: Api) -> None:
     account = api.register()
     token = _reset_token(api, account)
-    assert _field_errors(_confirm(api, token, "short")) == {
+    assert field_messages(_confirm(api, token, "short")) == {
         "new_password": "Must be 8 to 128 characters."
     }
-    assert _confirm(api, token, new_password()).status_code == 204  # type: ignore[attr-defined]
+    assert _confirm(api, token, new_password()).status_code == 204
 
 
 @pytest.mark.parametrize("token", ["nonsense", "a.b.c", ""])
 def test_a_made_up_token_is_refused(api: Api, token: str) -> None:
-    assert _field_errors(_confirm(api, token, new_password())) == INVALID_TOKEN
-    assert _field_errors(_verify(api, token)) == INVALID_TOKEN
+    assert field_messages(_confirm(api, token, new_password())) == INVALID_TOKEN
+    assert field_messages(_verify(api, token)) == INVALID_TOKEN
 
 
 def test_an_unknown_address_gets_the_same_answer_and_no_mail(api: Api) -> None:
@@ -194,7 +191,7 @@ def test_required_verification_refuses_the_right_password_until_verified(
         assert problem(refused)["detail"] == "The email address is not verified."
         wrong = api.login_response(account.email, "not the password")
         assert wrong.status_code == 401
-        assert _verify(api, inbox().token(account.email, "verify-email")).status_code == 200  # type: ignore[attr-defined]
+        assert _verify(api, inbox().token(account.email, "verify-email")).status_code == 200
         assert api.login_response(account.email, account.password).status_code == 200
         # The operator named the bootstrap admin's address: it is verified, and can log in.
         admin = api.login_response(server.settings.admin_email, server.settings.admin_password)
@@ -208,5 +205,5 @@ def test_an_expired_reset_token_is_refused(server_factory: ServerFactory) -> Non
         account = api.register(login=False)
         token = _reset_token(api, account)
         time.sleep(62)
-        assert _field_errors(_confirm(api, token, new_password())) == INVALID_TOKEN
+        assert field_messages(_confirm(api, token, new_password())) == INVALID_TOKEN
         assert api.login_response(account.email, account.password).status_code == 200

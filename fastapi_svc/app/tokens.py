@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import ColumnElement, and_, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -170,6 +170,18 @@ async def revoke_tokens(
     await session.commit()
 
 
+async def _live_access_tokens(
+    session: AsyncSession, *where: ColumnElement[bool], now: datetime
+) -> dict[str, datetime]:
+    """The unexpired access tokens issued beside the matching refresh tokens."""
+    rows = await session.execute(
+        select(RefreshToken.access_jti, RefreshToken.access_expires_at).where(
+            *where, RefreshToken.access_jti.is_not(None), RefreshToken.access_expires_at > now
+        )
+    )
+    return {jti: expires for jti, expires in rows.all() if jti and expires}
+
+
 async def revoke_all_for_user(
     session: AsyncSession, redis: Redis | None, *, user: User, access: TokenClaims | None
 ) -> None:
@@ -185,14 +197,7 @@ async def revoke_all_for_user(
         .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    rows = await session.execute(
-        select(RefreshToken.access_jti, RefreshToken.access_expires_at).where(
-            RefreshToken.user_id == user.id,
-            RefreshToken.access_jti.is_not(None),
-            RefreshToken.access_expires_at > now,
-        )
-    )
-    denied = {jti: expires for jti, expires in rows.all() if jti and expires}
+    denied = await _live_access_tokens(session, RefreshToken.user_id == user.id, now=now)
     if access is not None:
         denied.setdefault(access.jti, datetime.fromtimestamp(access.expires_at, now.tzinfo))
     for jti, expires_at in denied.items():
@@ -254,15 +259,8 @@ async def end_session(
     if not ended.rowcount:  # type: ignore[attr-defined]
         await session.rollback()
         return False
-    rows = await session.execute(
-        select(RefreshToken.access_jti, RefreshToken.access_expires_at).where(
-            RefreshToken.family_id == session_id,
-            RefreshToken.access_jti.is_not(None),
-            RefreshToken.access_expires_at > now,
-        )
-    )
-    for jti, expires_at in rows.all():
-        if jti and expires_at:
-            await deny_access_token(session, redis, jti=jti, expires_at=expires_at)
+    denied = await _live_access_tokens(session, RefreshToken.family_id == session_id, now=now)
+    for jti, expires_at in denied.items():
+        await deny_access_token(session, redis, jti=jti, expires_at=expires_at)
     await session.commit()
     return True

@@ -13,7 +13,17 @@ import redis
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
-from sqlalchemy import CursorResult, Executable, and_, case, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Executable,
+    and_,
+    case,
+    delete,
+    func,
+    select,
+    update,
+)
 
 from .errors import InvalidTokenError
 from .extensions import db, insert_ignoring_conflicts
@@ -234,20 +244,23 @@ def revoke_tokens(*, user: User, access: dict[str, Any], refresh_token: str | No
     db.session.commit()
 
 
+def _live_access_tokens(*where: ColumnElement[bool], now: datetime) -> dict[str, datetime]:
+    """The unexpired access tokens issued beside the matching refresh tokens."""
+    rows = db.session.execute(
+        select(RefreshToken.access_jti, RefreshToken.access_expires_at).where(
+            *where, RefreshToken.access_jti.is_not(None), RefreshToken.access_expires_at > now
+        )
+    ).all()
+    return {jti: expires for jti, expires in rows if jti and expires}
+
+
 def revoke_all_for_user(*, user: User, access: dict[str, Any] | None = None) -> None:
     """Password change: every access token recorded for the user, and all refresh tokens."""
     # Lock the user's row first: a rotation in flight (which holds it) finishes, and
     # its new token is revoked here too.
     db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
     now = utcnow()
-    rows = db.session.execute(
-        select(RefreshToken.access_jti, RefreshToken.access_expires_at).where(
-            RefreshToken.user_id == user.id,
-            RefreshToken.access_jti.is_not(None),
-            RefreshToken.access_expires_at > now,
-        )
-    ).all()
-    jtis = {jti: expires for jti, expires in rows if jti and expires}
+    jtis = _live_access_tokens(RefreshToken.user_id == user.id, now=now)
     if access is not None:
         jtis[access["jti"]] = _expiry(access)
     _deny(jtis)
@@ -309,14 +322,7 @@ def end_session(*, user: User, session_id: str) -> bool:
     if not ended:
         db.session.rollback()
         return False
-    rows = db.session.execute(
-        select(RefreshToken.access_jti, RefreshToken.access_expires_at).where(
-            RefreshToken.family_id == session_id,
-            RefreshToken.access_jti.is_not(None),
-            RefreshToken.access_expires_at > now,
-        )
-    ).all()
-    _deny({jti: expires for jti, expires in rows if jti and expires})
+    _deny(_live_access_tokens(RefreshToken.family_id == session_id, now=now))
     db.session.commit()
     return True
 
