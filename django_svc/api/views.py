@@ -5,6 +5,7 @@ from typing import Any, TypeVar
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import MethodNotAllowed, ParseError, UnsupportedMediaType
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -79,6 +80,14 @@ class MethodsFirst:
 
 class ApiView(MethodsFirst, APIView):
     pass
+
+
+class PublicApiView(ApiView):
+    """Open to anyone: no authentication is tried, so a stray Authorization header
+    cannot turn the request into a 401."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
 
 
 class ApiViewSet(MethodsFirst, GenericViewSet):  # type: ignore[type-arg]

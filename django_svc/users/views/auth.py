@@ -6,13 +6,12 @@ from django.http import QueryDict
 from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import FormParser
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.errors import BAD_CREDENTIALS, EmailNotVerifiedError, ProblemError, throttled
 from api.hardening import StrictJSONParser
-from api.views import ApiView, has_body, no_store, operation, request_body
+from api.views import ApiView, PublicApiView, has_body, no_store, operation, request_body
 from users import services, tokens
 from users.authentication import bearer_token
 from users.models import User
@@ -30,9 +29,7 @@ from users.serializers import (
 from users.throttling import client_address, login_key, release_attempt, reserve_attempt
 
 
-class TokenApi(ApiView):
-    authentication_classes = ()
-    permission_classes = (AllowAny,)
+class TokenApi(PublicApiView):
     parser_classes = (FormParser, StrictJSONParser)
 
     @operation(
@@ -77,10 +74,7 @@ class TokenApi(ApiView):
         return no_store(Response(pair))
 
 
-class RefreshApi(ApiView):
-    authentication_classes = ()
-    permission_classes = (AllowAny,)
-
+class RefreshApi(PublicApiView):
     @operation(
         "refreshTokens",
         tag="auth",
@@ -120,10 +114,7 @@ class LogoutApi(ApiView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class PasswordResetApi(ApiView):
-    authentication_classes = ()
-    permission_classes = (AllowAny,)
-
+class PasswordResetApi(PublicApiView):
     @operation(
         "requestPasswordReset",
         tag="auth",
@@ -140,10 +131,7 @@ class PasswordResetApi(ApiView):
         return Response(status=status.HTTP_202_ACCEPTED)
 
 
-class PasswordResetConfirmApi(ApiView):
-    authentication_classes = ()
-    permission_classes = (AllowAny,)
-
+class PasswordResetConfirmApi(PublicApiView):
     @operation(
         "confirmPasswordReset",
         tag="auth",
@@ -160,10 +148,7 @@ class PasswordResetConfirmApi(ApiView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class VerifyEmailApi(ApiView):
-    authentication_classes = ()
-    permission_classes = (AllowAny,)
-
+class VerifyEmailApi(PublicApiView):
     @operation(
         "verifyEmail",
         tag="auth",
