@@ -1,7 +1,9 @@
 """The Django ceiling: one JsonResponse view, no middleware, no database; and its floor
 for a request that reads the database: one user by primary key through the ORM
 (psycopg, autocommit as Django always is), on psycopg's pool of the service's size,
-with nothing else (no health check, no token, no middleware).
+with nothing else (no health check, no token, no middleware). `/drf/users/<id>` is the
+same read through DRF's `RetrieveAPIView` and a declared-field `Serializer`, with
+authentication and permissions off: the DRF stack the service is built on.
 
 Served like the service, with its gunicorn.conf.py (run from django_svc/):
 `.venv/bin/gunicorn --pythonpath ../benchmarks/bare django_app:application`.
@@ -22,7 +24,13 @@ settings.configure(
     ALLOWED_HOSTS=["*"],
     ROOT_URLCONF=__name__,
     MIDDLEWARE=[],
-    INSTALLED_APPS=[],
+    INSTALLED_APPS=["rest_framework"],
+    REST_FRAMEWORK={
+        "DEFAULT_AUTHENTICATION_CLASSES": [],
+        "DEFAULT_PERMISSION_CLASSES": [],
+        "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+        "UNAUTHENTICATED_USER": None,
+    },
     DATABASES=(
         {
             "default": {
@@ -49,6 +57,7 @@ from django.db import models  # noqa: E402
 from django.http import HttpRequest, JsonResponse  # noqa: E402
 from django.shortcuts import get_object_or_404  # noqa: E402
 from django.urls import path  # noqa: E402
+from rest_framework import generics, serializers  # noqa: E402
 
 
 class User(models.Model):
@@ -69,6 +78,20 @@ def user(request: HttpRequest, user_id: int) -> JsonResponse:
     return JsonResponse({"id": found.id, "email": found.email})
 
 
-urlpatterns = [path("health", health), path("users/<int:user_id>", user)]
+class UserSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    email = serializers.CharField()
+
+
+class UserView(generics.RetrieveAPIView[User]):
+    queryset = User.objects.all()
+    serializer_class = UserSerializer
+
+
+urlpatterns = [
+    path("health", health),
+    path("users/<int:user_id>", user),
+    path("drf/users/<int:pk>", UserView.as_view()),
+]
 
 application: WSGIHandler = get_wsgi_application()

@@ -15,7 +15,8 @@ SERVERS = {
     "flask": "gunicorn gthread, 4 threads per worker",
 }
 # Targets, as ratios within one run on one machine.
-ME_OF_BARE = 0.5
+# `me` reads the user and the deny-list in one statement: near the bare app's one read.
+ME_OF_BARE_READ = 0.8
 LOGIN_OF_CEILING = 0.85
 TAIL_RATIO = 5.0
 # The published claims checked against this run.
@@ -53,7 +54,7 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     return lines
 
 
-REFERENCES = ("bare", "bare-read")
+REFERENCES = ("bare", "bare-read", "bare-drf-read")
 
 
 def _worst_tail(result: ServiceResult) -> Scenario | None:
@@ -80,16 +81,18 @@ def _errors(result: ServiceResult) -> int:
 def target_rows(results: Results) -> list[list[str]]:
     rows = []
     for service, result in results.services.items():
-        me = result.ratio("me", "bare")
+        me = result.ratio("me", "bare-read")
+        drf = result.ratio("me", "bare-drf-read")
         login = result.login_fraction
         worst = _worst_tail(result)
         errors = _errors(result)
         rows.append(
             [
                 name(service),
-                f"{ratio(me)} {verdict(me is not None and me >= ME_OF_BARE)}",
+                ratio(result.ratio("me", "bare")),
                 ratio(result.ratio("bare-read", "bare")),
-                ratio(result.ratio("me", "bare-read")),
+                f"{ratio(me)} {verdict(me is not None and me >= ME_OF_BARE_READ)}",
+                f"{ratio(drf)} {verdict(drf >= ME_OF_BARE_READ)}" if drf is not None else "–",
                 f"{ratio(login)} {verdict(login is not None and login >= LOGIN_OF_CEILING)}",
                 (
                     f"{worst.tail_ratio:.1f} ({worst.name}) "
@@ -318,9 +321,10 @@ def render(results: Results, *, profiles: bool = False) -> str:
         *table(
             [
                 "service",
-                f"me ≥ {ME_OF_BARE:.0%} of bare",
+                "me / bare",
                 "bare + one read / bare",
-                "me / (bare + one read)",
+                f"me ≥ {ME_OF_BARE_READ:.0%} of (bare + one read)",
+                f"me ≥ {ME_OF_BARE_READ:.0%} of bare DRF read",
                 f"login ≥ {LOGIN_OF_CEILING:.0%} of argon2 ceiling",
                 f"p99 ≤ {TAIL_RATIO:g}× p50 (worst service scenario)",
                 "errors",
@@ -328,14 +332,16 @@ def render(results: Results, *, profiles: bool = False) -> str:
             target_rows(results),
         ),
         "",
-        "The two middle columns are references, not targets. *bare + one read* is the "
+        "The first two columns are references, not targets. *bare + one read* is the "
         "same minimal app reading one user by primary key through the framework's usual "
         "ORM, in autocommit, on a pool of the service's size, on the service's database "
         "after the service has stopped: the most a request that goes to the database once "
-        "can reach. Where it is itself under half the bare endpoint, so is `me`, which "
-        "must read the user (deactivation and demotion act at once) and the access-token "
-        "deny-list on every request; `me / (bare + one read)` is how close the service "
-        "comes to that ceiling."
+        "can reach. `me` goes to it once too (the user and the access-token deny-list in "
+        "one statement, so deactivation, demotion and logout act at once), and should reach "
+        f"{ME_OF_BARE_READ:.0%} of its rate. For Django, *bare DRF read* is that read "
+        "through a DRF `RetrieveAPIView` with authentication off: what the Django service "
+        "pays for DRF's view, serializer and renderer is in both, so this ratio is the "
+        "price of the rest."
         + (
             " Why the rest of the gap is where it is: [profiles.md](profiles.md)."
             if profiles

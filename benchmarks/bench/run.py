@@ -26,7 +26,15 @@ from bench.load import run_wrk, wrk_binary
 from bench.machine import service_versions
 from bench.memory import MemorySample, Sampler, sample
 from bench.results import Argon2Ceiling, LoginBurst, Run, Scenario, ServiceResult
-from bench.scenarios import ALL, BARE, BARE_READ, SERVICE_SCENARIOS, Context
+from bench.scenarios import (
+    ALL,
+    BARE,
+    BARE_DRF_READ,
+    BARE_READ,
+    DRF_SERVICES,
+    SERVICE_SCENARIOS,
+    Context,
+)
 from bench.scenarios import Scenario as ScenarioSpec
 
 PROBE = Path(__file__).resolve().parent.parent / "probes" / "argon2_rate.py"
@@ -263,9 +271,13 @@ def bench_service(
                 found[spec.name] = measure(server, spec, context, options, before_run)
             if "login" in options.scenarios:
                 burst = login_burst(server, accounts)
-        if BARE_READ.name in options.scenarios:
-            # On the service's database, once the service has stopped.
-            _, found[BARE_READ.name] = bench_bare(service, options, secret, BARE_READ, database_url)
+        # On the service's database, once the service has stopped.
+        references = [BARE_READ, *([BARE_DRF_READ] if service in DRF_SERVICES else [])]
+        for reference in references:
+            if reference.name in options.scenarios:
+                _, found[reference.name] = bench_bare(
+                    service, options, secret, reference, database_url
+                )
     return idle, found, ceilings, burst
 
 

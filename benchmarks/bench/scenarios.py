@@ -75,6 +75,12 @@ BARE = Scenario("bare", "bare JSON endpoint, minimal app", "/health", "get")
 # The same minimal app reading one user (the bootstrap admin, the first row) by primary
 # key: what the framework and its ORM allow a request that reads the database once.
 BARE_READ = Scenario("bare-read", "bare app + one primary-key read", "/users/1", "get")
+# Django only: the same read through a DRF `RetrieveAPIView` (no authentication), the price
+# of DRF's view, serializer and renderer, which every endpoint of the Django service pays.
+BARE_DRF_READ = Scenario(
+    "bare-drf-read", "bare DRF view + one primary-key read", "/drf/users/1", "get"
+)
+DRF_SERVICES = ("django",)
 SERVICE_SCENARIOS = (
     Scenario("health", "GET /health", "/health", "get"),
     Scenario("me", "GET /api/v1/users/me (bearer)", USERS_ME, "get", _access_tokens),
@@ -112,4 +118,4 @@ SERVICE_SCENARIOS = (
         max_connections=LOGIN_CONNECTIONS,
     ),
 )
-ALL = {scenario.name: scenario for scenario in (BARE, BARE_READ, *SERVICE_SCENARIOS)}
+ALL = {scenario.name: scenario for scenario in (BARE, BARE_READ, BARE_DRF_READ, *SERVICE_SCENARIOS)}

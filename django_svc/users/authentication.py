@@ -19,7 +19,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from api.errors import INVALID_TOKEN
 from users.models import User
-from users.revocation import is_token_revoked
+from users.revocation import user_for_access_token
 from users.tokens import AccessToken
 
 # RFC 6750: the scheme (in any case), one space, a b64token; nothing else.
@@ -39,9 +39,7 @@ class BearerTokenAuthentication(JWTAuthentication):
             token = AccessToken(match.group(1))  # type: ignore[arg-type]
         except TokenError as exc:
             raise AuthenticationFailed(INVALID_TOKEN) from exc
-        if is_token_revoked(jti=token.jti):
-            raise AuthenticationFailed(INVALID_TOKEN)
-        user = User.objects.filter(pk=token.user_id, is_active=True).first()
+        user = user_for_access_token(user_id=token.user_id, jti=token.jti)
         if user is None:
             raise AuthenticationFailed(INVALID_TOKEN)
         return user, token

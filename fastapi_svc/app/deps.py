@@ -12,9 +12,8 @@ from app import errors
 from app.config import Settings
 from app.hardening import bearer_token
 from app.models import User
-from app.revocation import is_token_revoked
+from app.revocation import user_for_access_token
 from app.security import TokenClaims, decode_token
-from app.services import get_user
 
 # Only documents the scheme (Swagger UI "Authorize"); the header is parsed below.
 oauth2_scheme = OAuth2PasswordBearer(
@@ -48,24 +47,20 @@ RedisDep = Annotated[Redis | None, Depends(get_redis)]
 async def get_access_claims(
     request: Request,
     settings: SettingsDep,
-    session: SessionDep,
-    redis: RedisDep,
     _documented: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> TokenClaims:
-    token = bearer_token(request)
-    claims = decode_token(settings, token, expected_type="access")
-    if await is_token_revoked(session, redis, jti=claims.jti):
-        raise errors.invalid_token()
-    return claims
+    return decode_token(settings, bearer_token(request), expected_type="access")
 
 
 AccessClaims = Annotated[TokenClaims, Depends(get_access_claims)]
 
 
-async def get_current_user(request: Request, session: SessionDep, claims: AccessClaims) -> User:
-    # Read on every request: deactivation, deletion and demotion act at once.
-    user = await get_user(session, user_id=claims.user_id)
-    if user is None or not user.is_active:
+async def get_current_user(
+    request: Request, session: SessionDep, redis: RedisDep, claims: AccessClaims
+) -> User:
+    # Read on every request: logout, deactivation, deletion and demotion act at once.
+    user = await user_for_access_token(session, redis, user_id=claims.user_id, jti=claims.jti)
+    if user is None:
         raise errors.invalid_token()
     request.state.user_id = user.id
     return user

@@ -381,3 +381,30 @@ async def test_unexpected_errors_are_problem_bodies(app: FastAPI, client: AsyncC
     assert body["title"] == "Internal Server Error"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-request-id"]
+
+
+async def test_an_authenticated_request_reads_the_user_and_the_deny_list_in_one_statement(
+    client: AsyncClient, app: FastAPI
+) -> None:
+    from sqlalchemy import event
+
+    tokens = await login(client, (await register(client))["email"])
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = await client.get("/api/v1/users/me", headers=bearer(tokens))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 200
+    assert len(statements) == 1, statements
+    await client.post(
+        "/api/v1/auth/logout",
+        json={"refresh_token": tokens["refresh_token"]},
+        headers=bearer(tokens),
+    )
+    assert (await client.get("/api/v1/users/me", headers=bearer(tokens))).status_code == 401

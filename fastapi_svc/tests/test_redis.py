@@ -11,10 +11,14 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import services
 from app.config import Settings
 from app.models import utcnow
-from app.revocation import deny_access_token, is_token_revoked
+from app.revocation import deny_access_token, user_for_access_token
+from app.schemas import UserCreate
 from app.throttling import release_attempt, reserve_attempt, throttle_key
+
+from .helpers import PASSWORD, unique_email
 
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/10")
 
@@ -33,10 +37,13 @@ async def redis() -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-async def test_deny_list_in_redis(redis: Redis, session: AsyncSession) -> None:
+async def test_deny_list_in_redis(redis: Redis, session: AsyncSession, settings: Settings) -> None:
+    user = await services.create_user(
+        session, settings, data=UserCreate(email=unique_email(), password=PASSWORD, name="Ada")
+    )
     await deny_access_token(session, redis, jti="j1", expires_at=utcnow() + timedelta(minutes=5))
-    assert await is_token_revoked(session, redis, jti="j1")
-    assert not await is_token_revoked(session, redis, jti="j2")
+    assert await user_for_access_token(session, redis, user_id=user.id, jti="j1") is None
+    assert await user_for_access_token(session, redis, user_id=user.id, jti="j2") == user
     assert 0 < await redis.ttl("revoked:j1") <= 300
 
 

@@ -24,7 +24,7 @@ from .errors import (
     ApiError,
     problem,
 )
-from .extensions import db, jwt
+from .extensions import jwt
 from .models import User
 
 # argon2id with argon2-cffi's defaults (time_cost=3, memory_cost=65536,
@@ -92,9 +92,9 @@ def _decode_key(jwt_header: dict[str, Any], jwt_payload: dict[str, Any]) -> str:
 
 
 def _user_lookup(jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> User | None:
-    # Read on every request, so deletion, deactivation and demotion act at once.
-    user = db.session.get(User, int(jwt_data["sub"]))
-    if user is None or not user.is_active:
+    # Read on every request, so logout, deletion, deactivation and demotion act at once.
+    user = tokens.user_for_access_token(user_id=int(jwt_data["sub"]), jti=jwt_data["jti"])
+    if user is None:
         return None
     g.user_id = user.id
     return user

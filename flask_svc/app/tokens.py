@@ -20,6 +20,7 @@ from sqlalchemy import (
     and_,
     case,
     delete,
+    exists,
     func,
     select,
     update,
@@ -219,10 +220,18 @@ def _deny(jtis: dict[str, datetime]) -> None:
 
 
 def is_token_revoked(jti: str) -> bool:
+    """Redis only: with the deny-list in the database, `user_for_access_token` reads it."""
     client = redis_client()
-    if client is not None:
-        return bool(client.exists(REVOKED_PREFIX + jti))
-    return db.session.get(RevokedToken, jti) is not None
+    return client is not None and bool(client.exists(REVOKED_PREFIX + jti))
+
+
+def user_for_access_token(*, user_id: int, jti: str) -> User | None:
+    """The active user an access token names; with the deny-list in the database, unless its
+    `jti` is on it, in the same statement."""
+    query = select(User).where(User.id == user_id, User.is_active)
+    if redis_client() is None:
+        query = query.where(~exists().where(RevokedToken.jti == jti))
+    return db.session.scalar(query)
 
 
 def revoke_tokens(*, user: User, access: dict[str, Any], refresh_token: str | None) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from app.extensions import db
 
-from .conftest import Api
+from .conftest import Api, bearer
 from .test_auth import REFRESH
 
 
@@ -43,3 +43,16 @@ def test_a_rotation_reads_its_token_row_in_the_update(
     assert len(updates) == 1
     assert "RETURNING" in updates[0]
     assert [s for s in statements if s.startswith("SELECT") and "FROM REFRESH_TOKENS" in s] == []
+
+
+def test_an_authenticated_request_reads_the_user_and_the_deny_list_in_one_statement(
+    api: Api, client: FlaskClient, statements: list[str]
+) -> None:
+    _, pair = api.user_with_token()
+    statements.clear()
+    assert client.get("/api/v1/users/me", headers=bearer(pair)).status_code == 200
+    assert len(statements) == 1, statements
+    client.post(
+        "/api/v1/auth/logout", json={"refresh_token": pair["refresh_token"]}, headers=bearer(pair)
+    )
+    assert client.get("/api/v1/users/me", headers=bearer(pair)).status_code == 401
