@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from bench import wire
 from bench.results import Results, Scenario, ServiceResult
 
 NAMES = {"fastapi": "FastAPI", "django": "Django", "flask": "Flask"}
@@ -104,6 +105,39 @@ def target_rows(results: Results) -> list[list[str]]:
             ]
         )
     return rows
+
+
+# At most this many database round trips per request (the statements, and what is named
+# and justified in profiles.md).
+ROUND_TRIP_TARGETS = {"me": 2, "list": 3, "refresh": 5}
+
+
+def round_trip_rows(results: Results) -> list[list[str]]:
+    rows = []
+    for service, result in results.services.items():
+        if not result.round_trips:
+            continue
+        cells = [name(service)]
+        for scenario, target in ROUND_TRIP_TARGETS.items():
+            found = result.round_trips.get(scenario)
+            cells.append("–" if found is None else f"{found:g} {verdict(found <= target)}")
+        rows.append(cells)
+    return rows
+
+
+def round_trip_lines(results: Results) -> list[str]:
+    rows = round_trip_rows(results)
+    if not rows:
+        return []
+    header = ["service", *(f"{s} ≤ {n}" for s, n in ROUND_TRIP_TARGETS.items())]
+    return [
+        "Database round trips per request on PostgreSQL, counted on the wire (the "
+        "server's ReadyForQuery messages, through a proxy: `bench/wire.py`), each the "
+        f"mean of {wire.REQUESTS} requests in a row on one kept-alive connection:",
+        "",
+        *section("round-trips", table(header, rows)),
+        "",
+    ]
 
 
 def service_section(result: ServiceResult) -> list[str]:
@@ -291,11 +325,17 @@ def claims(results: Results) -> list[str]:
     return lines
 
 
+def section(name: str, lines: list[str]) -> list[str]:
+    """Lines the docs site includes by name (pymdownx.snippets); invisible in the report."""
+    return [f"<!-- --8<-- [start:{name}] -->", *lines, f"<!-- --8<-- [end:{name}] -->"]
+
+
 def render(results: Results, *, profiles: bool = False) -> str:
     m, s = results.machine, results.settings
     lines = [
         "# Benchmarks",
         "",
+        "<!-- --8<-- [start:setup] -->",
         f"Taken {m['date']} on {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
         f"{m['os']}; PostgreSQL {m['postgres']}, {m['wrk']}; load average before "
         f"{', '.join(map(str, m['load_average_before']))}, after "
@@ -311,6 +351,7 @@ def render(results: Results, *, profiles: bool = False) -> str:
         "tables show the median run (errors: the sum over all runs) and the range of all "
         f"runs, marked **spread** where the best run beats the worst by more than "
         f"{SPREAD_FLAG:g} times. wrk, PostgreSQL and the server share the same cores.",
+        "<!-- --8<-- [end:setup] -->",
         "",
         "Re-run with `make bench` (durations: `BENCH_ARGS='--duration 20 --repeats 5'`). "
         "Numbers from a machine that is busy with other work are noisy; the ratios within "
@@ -318,18 +359,21 @@ def render(results: Results, *, profiles: bool = False) -> str:
         "",
         "## Targets",
         "",
-        *table(
-            [
-                "service",
-                "me / bare",
-                "bare + one read / bare",
-                f"me ≥ {ME_OF_BARE_READ:.0%} of (bare + one read)",
-                f"me ≥ {ME_OF_BARE_READ:.0%} of bare DRF read",
-                f"login ≥ {LOGIN_OF_CEILING:.0%} of argon2 ceiling",
-                f"p99 ≤ {TAIL_RATIO:g}× p50 (worst service scenario)",
-                "errors",
-            ],
-            target_rows(results),
+        *section(
+            "targets",
+            table(
+                [
+                    "service",
+                    "me / bare",
+                    "bare + one read / bare",
+                    f"me ≥ {ME_OF_BARE_READ:.0%} of (bare + one read)",
+                    f"me ≥ {ME_OF_BARE_READ:.0%} of bare DRF read",
+                    f"login ≥ {LOGIN_OF_CEILING:.0%} of argon2 ceiling",
+                    f"p99 ≤ {TAIL_RATIO:g}× p50 (worst service scenario)",
+                    "errors",
+                ],
+                target_rows(results),
+            ),
         ),
         "",
         "The first two columns are references, not targets. *bare + one read* is the "
@@ -348,6 +392,7 @@ def render(results: Results, *, profiles: bool = False) -> str:
             else ""
         ),
         "",
+        *round_trip_lines(results),
         "## Per service",
         "",
         "Server CPU ms/req is the CPU time of the server's processes (every thread) over a "
@@ -385,14 +430,17 @@ def render(results: Results, *, profiles: bool = False) -> str:
         "",
         "## FastAPI vs Django vs Flask",
         "",
-        *table(
-            [
-                "scenario",
-                *[f"{name(x)} req/s / p99 ms" for x in results.services if x in NAMES],
-                "FastAPI/Django",
-                "FastAPI/Flask",
-            ],
-            comparison_rows(results),
+        *section(
+            "comparison",
+            table(
+                [
+                    "scenario",
+                    *[f"{name(x)} req/s / p99 ms" for x in results.services if x in NAMES],
+                    "FastAPI/Django",
+                    "FastAPI/Flask",
+                ],
+                comparison_rows(results),
+            ),
         ),
         "",
         "## Memory",
@@ -401,22 +449,25 @@ def render(results: Results, *, profiles: bool = False) -> str:
         "under load (the median run's peak, highest scenario); PSS of the whole instance "
         "(master and workers, shared pages split between them) idle.",
         "",
-        *table(
-            [
-                "service",
-                "bare app RSS/worker MiB",
-                "RSS/worker idle MiB",
-                "instance PSS idle MiB",
-                "RSS/worker peak MiB",
-                "claimed MB",
-            ],
-            memory_rows(results),
+        *section(
+            "memory",
+            table(
+                [
+                    "service",
+                    "bare app RSS/worker MiB",
+                    "RSS/worker idle MiB",
+                    "instance PSS idle MiB",
+                    "RSS/worker peak MiB",
+                    "claimed MB",
+                ],
+                memory_rows(results),
+            ),
         ),
         "",
         *login_burst_lines(results),
         "## Which claims hold",
         "",
-        *claims(results),
+        *section("claims", claims(results)),
         "",
         "## Plots",
         "",

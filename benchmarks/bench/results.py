@@ -140,6 +140,8 @@ class ServiceResult:
     scenarios: dict[str, Scenario]
     argon2: Argon2Ceiling | None = None
     login_burst: LoginBurst | None = None
+    # Database round trips per request on the wire, by scenario (bench/wire.py).
+    round_trips: dict[str, float] = field(default_factory=dict)
 
     def ratio(self, numerator: str, denominator: str) -> float | None:
         top, bottom = self.scenarios.get(numerator), self.scenarios.get(denominator)
@@ -194,5 +196,6 @@ def from_dict(data: dict[str, Any]) -> Results:
             scenarios=scenarios,
             argon2=argon2,
             login_burst=LoginBurst(**raw["login_burst"]) if raw.get("login_burst") else None,
+            round_trips=raw.get("round_trips", {}),
         )
     return Results(settings=data["settings"], machine=data["machine"], services=services)

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from bench import profiling, seed, servers
+from bench import profiling, seed, servers, wire
 from bench.load import run_wrk, wrk_binary
 from bench.machine import service_versions
 from bench.memory import MemorySample, Sampler, sample
@@ -208,9 +208,56 @@ def login_burst(server: servers.Server, accounts: list[seed.Account]) -> LoginBu
     )
 
 
+def count_round_trips(
+    service: str, env: dict[str, str], database_url: str, user: seed.Account, log: Path
+) -> dict[str, float]:
+    """Database round trips per `me`, admin list and refresh, counted on the wire: the
+    service again, on its own database, through a proxy that counts them (bench/wire.py).
+    `user` must be an admin, for the list."""
+    with wire.counting_proxy(database_url) as (counter, proxied_url):
+        port = servers.free_port()
+        cwd, command = servers.service_command(service)
+        with (
+            servers.serve(
+                f"{service}-round-trips",
+                cwd=cwd,
+                command=command,
+                env={**env, "PORT": str(port), "DATABASE_URL": proxied_url},
+                port=port,
+                ready_path="/ready",
+                log_path=log,
+            ) as server,
+            httpx.Client(base_url=server.base_url, timeout=30) as client,
+        ):
+            tokens = seed.login(client, user)
+            bearer = {"Authorization": f"Bearer {tokens.access}"}
+            refresh = [tokens.refresh]
+
+            def rotate() -> httpx.Response:
+                response = client.post("/api/v1/auth/refresh", json={"refresh_token": refresh[0]})
+                refresh[0] = response.json()["refresh_token"]
+                return response
+
+            requests: dict[str, Callable[[], httpx.Response]] = {
+                "me": lambda: client.get("/api/v1/users/me", headers=bearer),
+                "list": lambda: client.get(f"/api/v1/users?search={seed.SEARCH}", headers=bearer),
+                "refresh": rotate,
+            }
+            found = {}
+            for name, send in requests.items():
+                for _ in range(wire.WARMUP):
+                    send().raise_for_status()
+                before = counter.count
+                for _ in range(wire.REQUESTS):
+                    send().raise_for_status()
+                found[name] = (counter.count - before) / wire.REQUESTS
+    say(f"  {service}: database round trips per request: {found}")
+    return found
+
+
 def bench_service(
     service: str, options: Options, secret: str
-) -> tuple[MemorySample, dict[str, Scenario], list[float], LoginBurst | None]:
+) -> tuple[MemorySample, dict[str, Scenario], list[float], LoginBurst | None, dict[str, float]]:
     """The service's scenarios; before each login run, the argon2 ceiling on every core
     (the server idle meanwhile), so that each login run has a ceiling taken beside it."""
     admin = seed.Account(
@@ -272,13 +319,16 @@ def bench_service(
             if "login" in options.scenarios:
                 burst = login_burst(server, accounts)
         # On the service's database, once the service has stopped.
+        round_trips = count_round_trips(
+            service, env, database_url, admin, options.logs / f"{service}-round-trips.log"
+        )
         references = [BARE_READ, *([BARE_DRF_READ] if service in DRF_SERVICES else [])]
         for reference in references:
             if reference.name in options.scenarios:
                 _, found[reference.name] = bench_bare(
                     service, options, secret, reference, database_url
                 )
-    return idle, found, ceilings, burst
+    return idle, found, ceilings, burst, round_trips
 
 
 @dataclass(frozen=True)
@@ -360,7 +410,7 @@ def bench(service: str, options: Options) -> ServiceResult:
     scenarios: dict[str, Scenario] = {}
     if "bare" in options.scenarios:
         bare_idle, scenarios["bare"] = bench_bare(service, options, secret)
-    idle, found, ceilings, burst = bench_service(service, options, secret)
+    idle, found, ceilings, burst, round_trips = bench_service(service, options, secret)
     scenarios.update(found)
     ceiling = None
     if options.ceiling_seconds > 0:
@@ -377,6 +427,7 @@ def bench(service: str, options: Options) -> ServiceResult:
         scenarios={name: scenarios[name] for name in ALL if name in scenarios},
         argon2=ceiling,
         login_burst=burst,
+        round_trips=round_trips,
     )
 
 
