@@ -2,7 +2,7 @@
 # requirements, so a fresh clone needs only Python 3.11+ and make.
 PYTHON ?= python3
 SERVICES := fastapi django flask
-FOLDERS := $(addsuffix _svc,$(SERVICES)) tests deploy benchmarks
+FOLDERS := $(addsuffix _svc,$(SERVICES)) tests deploy benchmarks docs
 VENVS := $(addsuffix /.venv/.installed,$(FOLDERS))
 
 # How each service prepares its database (migrations, bootstrap admin) and
@@ -41,7 +41,8 @@ CONTRACT_fuzz := -m fuzz --fuzz-examples $(FUZZ_EXAMPLES)
 .DEFAULT_GOAL := help
 .PHONY: help venvs run run-fastapi run-django run-flask admin-fastapi admin-django admin-flask test test-units test-contract \
 	test-postgres test-redis fuzz lint mypy format lock check-drift validate-deploy copy-out \
-	copy-out-fastapi copy-out-django copy-out-flask starter clean bench bench-smoke
+	copy-out-fastapi copy-out-django copy-out-flask starter clean bench bench-smoke \
+	docs docs-serve test-docs
 
 help: ## List the targets
 	@grep -hE '^[a-z% -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-34s %s\n", $$1, $$2}'
@@ -78,7 +79,7 @@ run-fastapi run-django run-flask: run-%: %_svc/.venv/.installed ## Serve one ser
 	$(PORT_TAKEN) $${HOST:-127.0.0.1} $${PORT:-$($*_PORT)}
 	cd $*_svc && $($*_PREPARE) && PORT=$${PORT:-$($*_PORT)} exec $($*_SERVE)
 
-test: test-units test-contract ## Unit tests of every service, then the contract suite against each, on SQLite
+test: test-units test-contract test-docs ## Unit tests of every service, the contract suite against each on SQLite, the docs site
 
 test-units: $(SERVICE_VENVS) ## Each service's own tests, the three side by side
 	$(SIDE_BY_SIDE) $(addprefix units-,$(SERVICES))
@@ -129,6 +130,19 @@ lock: .tools/.installed ## Recompile every requirements*.txt from its pyproject.
 	  (cd $$f && if [ -f requirements.txt ]; then $(COMPILE) -o requirements.txt; fi \
 	          && $(COMPILE) --group dev -o requirements-dev.txt); \
 	done
+
+# The side-by-side guide (docs/): Material for MkDocs, every code block included from the
+# services' files, so a section that no longer exists fails the strict build.
+DOCS_MKDOCS := cd docs && NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs
+
+docs: docs/.venv/.installed ## Build the side-by-side guide into site/ (strict: a missing code section fails)
+	$(DOCS_MKDOCS) build --strict
+
+docs-serve: docs/.venv/.installed ## Serve the guide at http://127.0.0.1:8000, rebuilt on every change
+	$(DOCS_MKDOCS) serve --dev-addr 127.0.0.1:8000
+
+test-docs: docs/.venv/.installed ## Build the guide and read every page in headless Chromium
+	cd docs && .venv/bin/pytest
 
 check-drift: $(addsuffix _svc/.venv/.installed,$(SERVICES)) ## Fail when a model differs from its migrations, or Flask's contract copy from the contract
 	set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \

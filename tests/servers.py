@@ -50,6 +50,7 @@ class ServiceSpec:
         return (self.cwd / ".venv" / "bin" / "python").exists()
 
 
+# --8<-- [start:services]
 SERVICES: dict[str, ServiceSpec] = {
     "fastapi": ServiceSpec(
         "fastapi",
@@ -79,6 +80,7 @@ SERVICES: dict[str, ServiceSpec] = {
         serve=(".venv/bin/gunicorn", "app:create_app()"),
     ),
 }
+# --8<-- [end:services]
 
 
 def free_port() -> int:

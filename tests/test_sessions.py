@@ -42,6 +42,7 @@ def test_a_refresh_keeps_the_session_and_moves_last_used_at(api: Api) -> None:
     assert after["current"] is True
 
 
+# --8<-- [start:ending_one]
 def test_ending_one_session_stops_its_tokens_at_once_and_no_other(api: Api) -> None:
     account = api.register(login=False)
     lost = _login_as(api, account, "lost-phone")
@@ -59,6 +60,7 @@ def test_ending_one_session_stops_its_tokens_at_once_and_no_other(api: Api) -> N
         f"{SESSIONS}/{lost_session['id']}", headers=bearer(kept["access_token"])
     )
     assert again.status_code == 404
+    # --8<-- [end:ending_one]
 
 
 def test_another_users_session_is_not_found(api: Api) -> None:

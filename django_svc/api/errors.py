@@ -53,6 +53,7 @@ OWN_ACCOUNT = "Admins cannot deactivate, demote or delete their own account."
 LAST_ADMIN = "The last active admin cannot delete their own account."
 
 
+# --8<-- [start:problem]
 def problem_response(
     status: int,
     detail: str,
@@ -77,6 +78,7 @@ def problem_response(
     for name, value in (headers or {}).items():
         response[name] = value
     return response
+    # --8<-- [end:problem]
 
 
 def service_unavailable() -> HttpResponse:
@@ -156,6 +158,7 @@ def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     return [{"field": prefix or "body", "message": str(detail)}]
 
 
+# --8<-- [start:handler]
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> HttpResponse | None:
     """DRF's `EXCEPTION_HANDLER`: every API error becomes a problem body."""
     if isinstance(exc, EmailTakenError):
@@ -212,6 +215,7 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> HttpRespons
         sent = request is not None and "HTTP_AUTHORIZATION" in request.META
         headers.setdefault("WWW-Authenticate", 'Bearer error="invalid_token"' if sent else "Bearer")
     return problem_response(status, detail, headers=headers)
+    # --8<-- [end:handler]
 
 
 # --- Django's own error views ------------------------------------------------

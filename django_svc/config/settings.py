@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# --8<-- [start:environment]
 APP_ENV = os.environ.get("APP_ENV", "development")
 if APP_ENV not in {"development", "production", "test"}:
     raise ImproperlyConfigured("APP_ENV must be development, production or test.")
@@ -106,6 +107,7 @@ REQUIRE_VERIFIED_EMAIL = os.environ.get("REQUIRE_VERIFIED_EMAIL", "").lower() in
     "true",
     "yes",
 }
+# --8<-- [end:environment]
 
 MAX_BODY_BYTES = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
@@ -126,6 +128,7 @@ INSTALLED_APPS = [
     "users.apps.UsersConfig",
 ]
 
+# --8<-- [start:middleware]
 MIDDLEWARE = [
     "config.middleware.RequestLogMiddleware",
     # django-prometheus's pair, first and last, as its documentation places them.
@@ -144,6 +147,7 @@ MIDDLEWARE = [
     "config.middleware.ServiceUnavailableMiddleware",
     "config.metrics.PrometheusAfterMiddleware",
 ]
+# --8<-- [end:middleware]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -184,6 +188,7 @@ TEMPLATES = [
 DATABASE_URL_ERROR = "DATABASE_URL must be a sqlite:/// or postgresql:// URL."
 
 
+# --8<-- [start:database]
 def database_from_url(
     url: str, *, pool_size: int = DB_POOL_SIZE, pool_timeout: int = DB_POOL_TIMEOUT
 ) -> dict[str, Any]:
@@ -238,6 +243,7 @@ DATABASES = {
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
     )
 }
+# --8<-- [end:database]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if REDIS_URL:
@@ -278,6 +284,7 @@ STATIC_URL = "static/"
 # so the prepare step needs no `collectstatic`.
 WHITENOISE_USE_FINDERS = True
 
+# --8<-- [start:rest_framework]
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["users.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -311,6 +318,7 @@ SIMPLE_JWT = {
     "CHECK_USER_IS_ACTIVE": True,
     "UPDATE_LAST_LOGIN": False,
 }
+# --8<-- [end:rest_framework]
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "User API",

@@ -99,6 +99,7 @@ def test_a_deleted_users_token_is_rejected(user_client: tuple[Any, User, Any]) -
     assert api.get(ME).status_code == HTTPStatus.UNAUTHORIZED
 
 
+# --8<-- [start:one_statement]
 def test_an_authenticated_request_reads_the_user_and_the_deny_list_in_one_statement(
     user_client: tuple[APIClient, User, Any], django_assert_num_queries: Any
 ) -> None:
@@ -107,3 +108,4 @@ def test_an_authenticated_request_reads_the_user_and_the_deny_list_in_one_statem
         assert client.get(ME).status_code == HTTPStatus.OK
     client.post("/api/v1/auth/logout", {"refresh_token": pair["refresh_token"]}, format="json")
     assert client.get(ME).status_code == HTTPStatus.UNAUTHORIZED
+    # --8<-- [end:one_statement]

@@ -156,6 +156,7 @@ class TokenStringField(StrictCharField):
         super().__init__(max_length=1024, trim_whitespace=False, allow_blank=True, **kwargs)
 
 
+# --8<-- [start:inputs]
 class StrictSerializer(serializers.Serializer[Any]):
     """Refuses fields it does not declare (mass assignment such as `is_admin`)."""
 
@@ -202,6 +203,7 @@ class UserUpdateInput(UserUpdateMeInput):
 class PasswordChangeInput(StrictSerializer):
     current_password = CredentialField()
     new_password = NewPasswordField()
+    # --8<-- [end:inputs]
 
 
 class TokenInput(StrictSerializer):
@@ -302,6 +304,7 @@ class UserListQuery(serializers.Serializer[Any]):
 # --- outputs -----------------------------------------------------------------
 
 
+# --8<-- [start:output]
 class UserOutput(serializers.Serializer[Any]):
     """Declared fields, not a `ModelSerializer`: that one introspects the model for every
     instance it renders, a fifth of an authenticated `GET /users/me`."""
@@ -315,6 +318,7 @@ class UserOutput(serializers.Serializer[Any]):
     created_at = serializers.DateTimeField(read_only=True)
     email_verified = serializers.BooleanField(read_only=True)
     last_login_at = serializers.DateTimeField(source="last_login", read_only=True, allow_null=True)
+    # --8<-- [end:output]
 
 
 class UserPageOutput(serializers.Serializer[Any]):

@@ -35,6 +35,7 @@ class PasswordResetTokens(PasswordResetTokenGenerator):
 password_reset_tokens = PasswordResetTokens()
 
 
+# --8<-- [start:create_user]
 def create_user(*, email: str, password: str, name: str, age: int | None = None) -> User:
     user = User(email=normalize_email(email), name=name, age=age)
     user.set_password(password)  # hashed before the write transaction starts
@@ -45,6 +46,7 @@ def create_user(*, email: str, password: str, name: str, age: int | None = None)
         # The unique index decides between concurrent registrations.
         raise EmailTakenError from exc
     return user
+    # --8<-- [end:create_user]
 
 
 def update_user(*, user: User, changes: dict[str, Any]) -> User:
@@ -180,9 +182,11 @@ def ensure_first_admin() -> User | None:
         return User.objects.filter(email=email).first()
 
 
+# --8<-- [start:authenticate]
 def authenticate(*, email: str, password: str) -> User | None:
     """Django's `ModelBackend`: hashes a dummy password for unknown emails and
     checks the password of inactive users before refusing them, so all three
     failures cost the same."""
     user = django_authenticate(None, username=email.strip(), password=password)
     return user if isinstance(user, User) else None
+    # --8<-- [end:authenticate]

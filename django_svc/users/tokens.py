@@ -172,6 +172,7 @@ def _revoke_family(*, family_id: str, now: datetime) -> None:
     )
 
 
+# --8<-- [start:rotate]
 def rotate_refresh_token(*, token: str) -> TokenPair:
     """Exactly one caller wins a given refresh token; a second use revokes its family.
 
@@ -222,6 +223,7 @@ def rotate_refresh_token(*, token: str) -> TokenPair:
     if pair is None:
         raise InvalidTokenError
     return pair
+    # --8<-- [end:rotate]
 
 
 def revoke_tokens(*, user: User, access: AccessToken, refresh_token: str | None) -> None:

@@ -77,6 +77,7 @@ class FieldError(dict[str, str]):
         super().__init__(field=field, message=message)
 
 
+# --8<-- [start:problem]
 def problem_body(
     status: int, detail: str | None = None, errors: Sequence[Mapping[str, str]] | None = None
 ) -> bytes:
@@ -104,6 +105,7 @@ def problem_response(
         media_type=PROBLEM_MEDIA_TYPE,
         headers=dict(headers or {}),
     )
+    # --8<-- [end:problem]
 
 
 class EmailTakenError(Exception):
@@ -230,6 +232,7 @@ async def _api_problem_handler(_request: Request, exc: Exception) -> Response:
     return problem_response(exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
 
 
+# --8<-- [start:domain]
 async def _domain_error_handler(_request: Request, exc: Exception) -> Response:
     problem = {
         EmailTakenError: APIProblem(409, EMAIL_TAKEN),
@@ -240,6 +243,7 @@ async def _domain_error_handler(_request: Request, exc: Exception) -> Response:
         EmailAlreadyVerifiedError: APIProblem(409, EMAIL_ALREADY_VERIFIED),
     }[type(exc)]
     return await _api_problem_handler(_request, problem)
+    # --8<-- [end:domain]
 
 
 async def _validation_handler(_request: Request, exc: Exception) -> Response:
@@ -303,6 +307,7 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+# --8<-- [start:handlers]
 def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(APIProblem, _api_problem_handler)
     for domain_error in DOMAIN_ERRORS:
@@ -313,3 +318,4 @@ def register_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(error, _unavailable_handler)
     app.add_exception_handler(ClientDisconnect, _disconnect_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
+    # --8<-- [end:handlers]

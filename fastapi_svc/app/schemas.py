@@ -62,6 +62,7 @@ Credential = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator
 TokenText = Annotated[str, Field(max_length=1024), AfterValidator(check_text)]
 
 
+# --8<-- [start:inputs]
 class StrictModel(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
@@ -101,6 +102,7 @@ class UserUpdate(UserUpdateMe):
 class PasswordChange(StrictModel):
     current_password: Credential
     new_password: Password
+    # --8<-- [end:inputs]
 
 
 class TokenRequest(StrictModel):
@@ -159,6 +161,7 @@ class LogoutRequest(StrictModel):
         return value
 
 
+# --8<-- [start:public]
 class UserPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -178,6 +181,7 @@ class UsersPage(BaseModel):
     next: str | None
     previous: str | None
     results: list[UserPublic]
+    # --8<-- [end:public]
 
 
 class TokenPair(BaseModel):

@@ -71,6 +71,7 @@ async def list_users(
     return count or 0, rows.all()
 
 
+# --8<-- [start:create_user]
 async def create_user(
     session: AsyncSession, settings: Settings, *, data: UserCreate, is_admin: bool = False
 ) -> User:
@@ -93,6 +94,7 @@ async def create_user(
         await session.rollback()
         raise errors.EmailTakenError from None
     return user
+    # --8<-- [end:create_user]
 
 
 async def is_last_active_admin(session: AsyncSession, *, user: User) -> bool:
@@ -136,6 +138,7 @@ async def set_user_active(
     return user
 
 
+# --8<-- [start:authenticate]
 async def authenticate(
     session: AsyncSession, settings: Settings, *, email: str, password: str
 ) -> User | None:
@@ -149,6 +152,7 @@ async def authenticate(
     if not await verify_password(settings, password, user.password_hash):
         return None
     return user if user.is_active else None
+    # --8<-- [end:authenticate]
 
 
 def _password_state(user: User) -> str:

@@ -101,6 +101,7 @@ async def _record_foreign_refresh_token(
     return family_id
 
 
+# --8<-- [start:rotate]
 async def rotate_refresh_token(
     session: AsyncSession, settings: Settings, *, token: str
 ) -> TokenPair:
@@ -133,6 +134,7 @@ async def rotate_refresh_token(
     return await issue_token_pair(
         session, settings, user=user, family_id=family_id, user_agent=user_agent, ip=ip
     )
+    # --8<-- [end:rotate]
 
 
 async def revoke_tokens(

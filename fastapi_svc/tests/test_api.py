@@ -383,6 +383,7 @@ async def test_unexpected_errors_are_problem_bodies(app: FastAPI, client: AsyncC
     assert response.headers["x-request-id"]
 
 
+# --8<-- [start:one_statement]
 async def test_an_authenticated_request_reads_the_user_and_the_deny_list_in_one_statement(
     client: AsyncClient, app: FastAPI
 ) -> None:
@@ -408,3 +409,4 @@ async def test_an_authenticated_request_reads_the_user_and_the_deny_list_in_one_
         headers=bearer(tokens),
     )
     assert (await client.get("/api/v1/users/me", headers=bearer(tokens))).status_code == 401
+    # --8<-- [end:one_statement]

@@ -122,6 +122,7 @@ def unauthorized(detail: str = INVALID_TOKEN, *, token_sent: bool = True) -> Api
     )
 
 
+# --8<-- [start:problem]
 def problem(
     status: int,
     detail: str | None = None,
@@ -143,6 +144,7 @@ def problem(
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+    # --8<-- [end:problem]
 
 
 def no_content() -> Response:
@@ -193,6 +195,7 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+# --8<-- [start:domain]
 def handle_domain_error(error: Exception) -> Response:
     return handle_api_error(
         {
@@ -208,8 +211,10 @@ def handle_domain_error(error: Exception) -> Response:
             EmailAlreadyVerifiedError: ApiError(409, EMAIL_ALREADY_VERIFIED),
         }[type(error)]
     )
+    # --8<-- [end:domain]
 
 
+# --8<-- [start:handlers]
 def init_app(app: Flask) -> None:
     app.register_error_handler(ApiError, handle_api_error)
     for domain_error in (
@@ -225,3 +230,4 @@ def init_app(app: Flask) -> None:
     for error_class in UNAVAILABLE_ERRORS:
         app.register_error_handler(error_class, handle_unavailable)
     app.register_error_handler(Exception, handle_unexpected)
+    # --8<-- [end:handlers]

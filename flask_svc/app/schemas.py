@@ -77,6 +77,7 @@ Secret = Annotated[str, Field(max_length=1024), AfterValidator(clean_text)]
 Credential = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(clean_text)]
 
 
+# --8<-- [start:inputs]
 class StrictModel(BaseModel):
     # strict: "36", true and 36.0 are never an integer, 5 is never a string.
     model_config = ConfigDict(strict=True, extra="forbid")
@@ -122,6 +123,7 @@ class UserUpdate(UserUpdateMe):
 class PasswordChange(StrictModel):
     current_password: Credential
     new_password: Password
+    # --8<-- [end:inputs]
 
 
 class TokenRequest(StrictModel):
@@ -175,6 +177,7 @@ class LogoutRequest(StrictModel):
         return value
 
 
+# --8<-- [start:public]
 class UserPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -187,6 +190,7 @@ class UserPublic(BaseModel):
     created_at: datetime
     email_verified: bool
     last_login_at: datetime | None
+    # --8<-- [end:public]
 
 
 class SessionPublic(BaseModel):
@@ -296,6 +300,7 @@ def validate_query(model: type[Model], args: MultiDict[str, str]) -> Model:
         raise ValidationFailed(field_errors(error), "The query parameters are invalid.") from None
 
 
+# --8<-- [start:validate]
 def validate(model: type[Model], data: Any) -> Model:
     """Validate a parsed body; 422 with one entry per problem."""
     if not isinstance(data, dict):
@@ -307,3 +312,4 @@ def validate(model: type[Model], data: Any) -> Model:
         return model.model_validate(data)
     except ValidationError as error:
         raise ValidationFailed(field_errors(error), "The request body is invalid.") from None
+    # --8<-- [end:validate]

@@ -34,6 +34,7 @@ FULL_COST = PasswordHasher()
 TEST_COST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
+# --8<-- [start:passwords]
 def password_hasher() -> PasswordHasher:
     return TEST_COST if current_app.config["APP_ENV"] == "test" else FULL_COST
 
@@ -69,6 +70,7 @@ def needs_rehash(password_hash: str) -> bool:
         return password_hasher().check_needs_rehash(password_hash)
     except InvalidHashError:
         return False
+    # --8<-- [end:passwords]
 
 
 # --- Flask-JWT-Extended loaders -------------------------------------------------
@@ -91,6 +93,7 @@ def _decode_key(jwt_header: dict[str, Any], jwt_payload: dict[str, Any]) -> str:
     return str(current_app.config["JWT_SECRET_KEY"])
 
 
+# --8<-- [start:loaders]
 def _user_lookup(jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> User | None:
     # Read on every request, so logout, deletion, deactivation and demotion act at once.
     user = tokens.user_for_access_token(user_id=int(jwt_data["sub"]), jti=jwt_data["jti"])
@@ -117,12 +120,14 @@ def init_app(app: Flask) -> None:
     jwt.user_lookup_error_loader(lambda header, data: _unauthorized(True))
     jwt.token_verification_failed_loader(lambda header, data: _unauthorized(True))
     jwt.needs_fresh_token_loader(lambda header, data: _unauthorized(True))
+    # --8<-- [end:loaders]
 
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
+# --8<-- [start:admin_required]
 def admin_required(view: Callable[P, R]) -> Callable[P, R]:
     """`jwt_required()` plus admin rights, checked before any target user is looked up."""
 
@@ -134,3 +139,4 @@ def admin_required(view: Callable[P, R]) -> Callable[P, R]:
         return view(*args, **kwargs)
 
     return wrapper
+    # --8<-- [end:admin_required]

@@ -30,6 +30,7 @@ def _commit_or_conflict() -> None:
         raise EmailTakenError from None
 
 
+# --8<-- [start:create_user]
 def create_user(
     *,
     email: str,
@@ -47,6 +48,7 @@ def create_user(
     if not user.email_verified:
         send_verification_mail(user=user)
     return user
+    # --8<-- [end:create_user]
 
 
 def update_user(*, user: User, changes: dict[str, Any]) -> User:
@@ -158,6 +160,7 @@ def change_password(
     db.session.commit()
 
 
+# --8<-- [start:authenticate]
 def authenticate(*, email: str, password: str) -> User | None:
     """The active user with these credentials; the same work whether or not the email exists."""
     user: User | None = db.session.scalar(select(User).where(User.email == email.strip().lower()))
@@ -171,6 +174,7 @@ def authenticate(*, email: str, password: str) -> User | None:
         user.password_hash = password_hash
         db.session.add(user)
     return user
+    # --8<-- [end:authenticate]
 
 
 def is_last_active_admin(*, user: User) -> bool:

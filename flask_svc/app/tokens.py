@@ -151,6 +151,7 @@ def _record_as_used(claims: dict[str, Any], now: datetime) -> str | None:
     return family_id if inserted is not None else None
 
 
+# --8<-- [start:rotate]
 def rotate_refresh_token(*, token: str) -> TokenPair:
     """Revoke the presented refresh token and issue a new pair in its family.
 
@@ -197,6 +198,7 @@ def rotate_refresh_token(*, token: str) -> TokenPair:
     pair = issue_token_pair(user=user, family_id=family_id, user_agent=user_agent, ip=ip)
     db.session.commit()
     return pair
+    # --8<-- [end:rotate]
 
 
 def _deny(jtis: dict[str, datetime]) -> None:

@@ -16,6 +16,7 @@ from .conftest import Api, bearer
 from .test_auth import REFRESH
 
 
+# --8<-- [start:statements]
 @pytest.fixture
 def statements(app: Flask) -> Iterator[list[str]]:
     """The SQL the app runs from now on, upper-cased."""
@@ -29,6 +30,7 @@ def statements(app: Flask) -> Iterator[list[str]]:
     event.listen(engine, "before_cursor_execute", record)
     yield seen
     event.remove(engine, "before_cursor_execute", record)
+    # --8<-- [end:statements]
 
 
 def test_a_rotation_reads_its_token_row_in_the_update(
@@ -45,6 +47,7 @@ def test_a_rotation_reads_its_token_row_in_the_update(
     assert [s for s in statements if s.startswith("SELECT") and "FROM REFRESH_TOKENS" in s] == []
 
 
+# --8<-- [start:one_statement]
 def test_an_authenticated_request_reads_the_user_and_the_deny_list_in_one_statement(
     api: Api, client: FlaskClient, statements: list[str]
 ) -> None:
@@ -56,3 +59,4 @@ def test_an_authenticated_request_reads_the_user_and_the_deny_list_in_one_statem
         "/api/v1/auth/logout", json={"refresh_token": pair["refresh_token"]}, headers=bearer(pair)
     )
     assert client.get("/api/v1/users/me", headers=bearer(pair)).status_code == 401
+    # --8<-- [end:one_statement]

@@ -74,6 +74,7 @@ class TokenApi(PublicApiView):
         return no_store(Response(pair))
 
 
+# --8<-- [start:refresh]
 class RefreshApi(PublicApiView):
     @operation(
         "refreshTokens",
@@ -89,6 +90,8 @@ class RefreshApi(PublicApiView):
         data.is_valid(raise_exception=True)
         pair = tokens.rotate_refresh_token(token=data.validated_data["refresh_token"])
         return no_store(Response(pair))
+
+    # --8<-- [end:refresh]
 
 
 class LogoutApi(ApiView):

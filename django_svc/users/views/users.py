@@ -38,6 +38,7 @@ from users.serializers import (
 from users.throttling import account_key, release_attempt, reserve_attempt
 
 
+# --8<-- [start:viewset]
 class UserViewSet(ApiViewSet):
     queryset = User.objects.order_by("id")
     lookup_url_kwarg = "id"
@@ -167,7 +168,10 @@ class UserViewSet(ApiViewSet):
         user = services.set_user_active(user=user, is_active=False)
         return Response(UserOutput(user).data)
 
+    # --8<-- [end:viewset]
 
+
+# --8<-- [start:me]
 class MeApi(ApiView):
     @operation(
         "getCurrentUser",
@@ -208,6 +212,8 @@ class MeApi(ApiView):
             raise ProblemError(409, LAST_ADMIN)
         services.delete_user(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    # --8<-- [end:me]
 
 
 class MePasswordApi(ApiView):

@@ -117,6 +117,7 @@ async def login(
     )
 
 
+# --8<-- [start:refresh]
 @router.post(
     "/refresh",
     operation_id="refreshTokens",
@@ -130,6 +131,7 @@ async def refresh(
     pair = await tokens.rotate_refresh_token(session, settings, token=body.refresh_token)
     response.headers.update(NO_STORE)
     return pair
+    # --8<-- [end:refresh]
 
 
 @router.post(

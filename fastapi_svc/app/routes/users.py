@@ -72,12 +72,14 @@ async def register_user(
     return user
 
 
+# --8<-- [start:me]
 @router.get(
     "/me", operation_id="getCurrentUser", response_model=UserPublic, responses=problems(401, 503)
 )
 async def get_current_user(user: CurrentUser) -> User:
     """The authenticated user."""
     return user
+    # --8<-- [end:me]
 
 
 @router.patch(

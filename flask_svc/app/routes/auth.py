@@ -78,10 +78,12 @@ def token() -> Response:
     return _token_response(pair)
 
 
+# --8<-- [start:refresh]
 @bp.post("/refresh")
 def refresh() -> Response:
     body = validate(RefreshRequest, json_body())
     return _token_response(tokens.rotate_refresh_token(token=body.refresh_token))
+    # --8<-- [end:refresh]
 
 
 @bp.post("/logout")

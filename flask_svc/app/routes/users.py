@@ -82,10 +82,12 @@ def not_own_account(user: User) -> User:
     return user
 
 
+# --8<-- [start:me]
 @bp.get("/me")
 @jwt_required()
 def get_me() -> tuple[Response, int]:
     return user_json(current_user)
+    # --8<-- [end:me]
 
 
 @bp.patch("/me")
