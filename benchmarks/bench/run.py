@@ -32,6 +32,7 @@ from bench.scenarios import (
     BARE_DRF_READ,
     BARE_READ,
     DRF_SERVICES,
+    SERVER_VARIANTS,
     SERVICE_SCENARIOS,
     Context,
 )
@@ -255,6 +256,30 @@ def count_round_trips(
     return found
 
 
+def bench_variants(
+    service: str, options: Options, env: dict[str, str], context: Context
+) -> dict[str, Scenario]:
+    """`me` with the service under each other server (bench.scenarios.SERVER_VARIANTS), on
+    the same database and tokens, once the service's own server has stopped."""
+    found = {}
+    for variant in SERVER_VARIANTS.get(service, ()):
+        spec = variant.scenario
+        if spec.name not in options.scenarios:
+            continue
+        port = servers.free_port()
+        with servers.serve(
+            f"{service}-{spec.name}",
+            cwd=servers.REPO_ROOT / f"{service}_svc",
+            command=variant.argv(port=port, workers=options.workers),
+            env={**env, "PORT": str(port)},
+            port=port,
+            ready_path="/ready",
+            log_path=options.logs / f"{service}-{spec.name}.log",
+        ) as server:
+            found[spec.name] = measure(server, spec, context, options)
+    return found
+
+
 def bench_service(
     service: str, options: Options, secret: str
 ) -> tuple[MemorySample, dict[str, Scenario], list[float], LoginBurst | None, dict[str, float]]:
@@ -319,6 +344,7 @@ def bench_service(
             if "login" in options.scenarios:
                 burst = login_burst(server, accounts)
         # On the service's database, once the service has stopped.
+        found |= bench_variants(service, options, env, context)
         round_trips = count_round_trips(
             service, env, database_url, admin, options.logs / f"{service}-round-trips.log"
         )

@@ -118,4 +118,63 @@ SERVICE_SCENARIOS = (
         max_connections=LOGIN_CONNECTIONS,
     ),
 )
-ALL = {scenario.name: scenario for scenario in (BARE, BARE_READ, BARE_DRF_READ, *SERVICE_SCENARIOS)}
+
+
+@dataclass(frozen=True)
+class ServerVariant:
+    """The same service under another server, run from the service's folder and venv."""
+
+    scenario: Scenario
+    command: tuple[str, ...]  # with {port} and {workers}
+
+    def argv(self, *, port: int, workers: int) -> tuple[str, ...]:
+        return tuple(arg.format(port=port, workers=workers) for arg in self.command)
+
+
+def _me_on(name: str, server: str) -> Scenario:
+    return Scenario(
+        f"me-{name}", f"GET /api/v1/users/me (bearer), {server}", USERS_ME, "get", _access_tokens
+    )
+
+
+GRANIAN = (".venv/bin/granian", "--host", "127.0.0.1", "--port", "{port}", "--workers", "{workers}")
+# A WSGI app runs in Granian's blocking threads: as many per worker as gunicorn's gthread has.
+GRANIAN_WSGI = (*GRANIAN, "--interface", "wsgi", "--blocking-threads", "4")
+UVICORN = (".venv/bin/uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--workers", "{workers}")
+# `me` again on each other server the framework runs on, with as many workers.
+SERVER_VARIANTS = {
+    "fastapi": (
+        ServerVariant(
+            _me_on("granian", "Granian"), (*GRANIAN, "--interface", "asgi", "app.main:app")
+        ),
+    ),
+    "django": (
+        ServerVariant(
+            _me_on("uvicorn", "uvicorn (ASGI)"),
+            (*UVICORN, "--no-access-log", "config.asgi:application"),
+        ),
+        ServerVariant(_me_on("granian", "Granian"), (*GRANIAN_WSGI, "config.wsgi:application")),
+        ServerVariant(
+            _me_on("granian-asgi", "Granian (ASGI)"),
+            (*GRANIAN, "--interface", "asgi", "config.asgi:application"),
+        ),
+    ),
+    "flask": (
+        ServerVariant(_me_on("granian", "Granian"), (*GRANIAN_WSGI, "--factory", "app:create_app")),
+    ),
+}
+VARIANT_SCENARIOS = {
+    variant.scenario.name: variant.scenario
+    for variants in SERVER_VARIANTS.values()
+    for variant in variants
+}
+ALL = {
+    scenario.name: scenario
+    for scenario in (
+        BARE,
+        BARE_READ,
+        BARE_DRF_READ,
+        *SERVICE_SCENARIOS,
+        *VARIANT_SCENARIOS.values(),
+    )
+}
