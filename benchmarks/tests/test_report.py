@@ -183,3 +183,13 @@ def test_the_login_burst_peak_is_set_against_the_pod_limit() -> None:
     assert (
         from_dict(json.loads(json.dumps(asdict(made_up)))).services["fastapi"].login_burst == burst
     )
+
+
+def test_other_servers_are_set_against_the_services_own() -> None:
+    found = results()
+    fastapi = found.services["fastapi"]
+    me = fastapi.scenarios["me"]
+    fastapi.scenarios["me-granian"] = Scenario("me-granian", "me on Granian", 16, me.runs)
+    text = "\n".join(report.claims(found))
+    assert '"an async server makes a framework faster"' in text
+    assert "FastAPI on Granian ×1.00" in text
