@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import matplotlib as mpl
@@ -10,6 +10,8 @@ import matplotlib as mpl
 # No display: the backend is chosen before pyplot is imported.
 mpl.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from bench.report import name
 from bench.results import Results, Scenario, ServiceResult
@@ -28,6 +30,35 @@ def _scenario_names(results: Results) -> list[str]:
     return found
 
 
+def _bars(results: Results) -> Iterator[tuple[str, ServiceResult, list[float], list[Scenario]]]:
+    """Per service, its scenarios and the x of each one's bar, grouped by scenario."""
+    scenarios = _scenario_names(results)
+    step = WIDTH / max(1, len(results.services))
+    for i, (service, result) in enumerate(results.services.items()):
+        xs, found = [], []
+        for j, scenario in enumerate(scenarios):
+            if (measured := result.scenarios.get(scenario)) is not None:
+                xs.append(j - WIDTH / 2 + step * (i + 0.5))
+                found.append(measured)
+        yield service, result, xs, found
+
+
+def _figure() -> tuple[Figure, Axes]:
+    return plt.subplots(figsize=(10, 5))
+
+
+def _save(
+    figure: Figure, axes: Axes, results: Results, *, title: str, ylabel: str, path: Path
+) -> None:
+    scenarios = _scenario_names(results)
+    axes.set_xticks(range(len(scenarios)), scenarios)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def _grouped(
     results: Results,
     value: Callable[[ServiceResult, Scenario], float],
@@ -37,57 +68,37 @@ def _grouped(
     path: Path,
     log: bool = True,
 ) -> None:
-    scenarios = _scenario_names(results)
-    services = list(results.services)
-    figure, axes = plt.subplots(figsize=(10, 5))
-    step = WIDTH / max(1, len(services))
-    for i, service in enumerate(services):
-        result = results.services[service]
-        xs, ys = [], []
-        for j, scenario in enumerate(scenarios):
-            found = result.scenarios.get(scenario)
-            if found is not None:
-                xs.append(j - WIDTH / 2 + step * (i + 0.5))
-                ys.append(value(result, found))
-        bars = axes.bar(xs, ys, step, label=name(service))
+    figure, axes = _figure()
+    step = WIDTH / max(1, len(results.services))
+    for service, result, xs, found in _bars(results):
+        bars = axes.bar(xs, [value(result, s) for s in found], step, label=name(service))
         axes.bar_label(bars, fmt=_label, fontsize=7, padding=2)
-    axes.set_xticks(range(len(scenarios)), scenarios)
-    axes.set_ylabel(ylabel)
-    axes.set_title(title)
     if log:
         axes.set_yscale("log")
     axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save(figure, axes, results, title=title, ylabel=ylabel, path=path)
 
 
 def _latency(results: Results, path: Path) -> None:
-    scenarios = _scenario_names(results)
-    services = list(results.services)
-    figure, axes = plt.subplots(figsize=(10, 5))
-    step = WIDTH / max(1, len(services))
-    for i, service in enumerate(services):
-        result = results.services[service]
-        xs, p50, p99 = [], [], []
-        for j, scenario in enumerate(scenarios):
-            found = result.scenarios.get(scenario)
-            if found is not None:
-                xs.append(j - WIDTH / 2 + step * (i + 0.5))
-                p50.append(found.p50_ms)
-                p99.append(found.p99_ms)
+    figure, axes = _figure()
+    step = WIDTH / max(1, len(results.services))
+    for service, _result, xs, found in _bars(results):
         # p99 as the full bar, p50 as the darker part at its foot.
-        tall = axes.bar(xs, p99, step, alpha=0.45, label=f"{name(service)} p99")
-        axes.bar(xs, p50, step, color=tall.patches[0].get_facecolor(), alpha=1.0,
-                 label=f"{name(service)} p50")  # fmt: skip
-    axes.set_xticks(range(len(scenarios)), scenarios)
-    axes.set_ylabel("latency, ms (log)")
-    axes.set_title("Latency: p50 (solid) and p99 (light)")
+        tall = axes.bar(
+            xs, [s.p99_ms for s in found], step, alpha=0.45, label=f"{name(service)} p99"
+        )
+        axes.bar(xs, [s.p50_ms for s in found], step, color=tall.patches[0].get_facecolor(),
+                 alpha=1.0, label=f"{name(service)} p50")  # fmt: skip
     axes.set_yscale("log")
     axes.legend(ncol=3, fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save(
+        figure,
+        axes,
+        results,
+        title="Latency: p50 (solid) and p99 (light)",
+        ylabel="latency, ms (log)",
+        path=path,
+    )
 
 
 def draw(results: Results, folder: Path) -> list[Path]:
