@@ -282,9 +282,10 @@ def server_claim(results: Results) -> list[str]:
     if not parts:
         return []
     return [
-        f'- **"an async server makes a framework faster"** (the seed\'s "Django on uvicorn '
-        f'(async)" row, and Granian for each): {_verdict(holds)} here. `me` under the other '
-        f"server over `me` under the service's own: " + ", ".join(parts) + "."
+        '- **"another server (async, or Granian in Rust) makes a framework faster"** '
+        f'(the seed\'s "Django on uvicorn (async)" row, and Granian for each): '
+        f"{_verdict(holds)} here. `me` under the other server over `me` under the "
+        "service's own: " + ", ".join(parts) + "."
     ]
 
 
